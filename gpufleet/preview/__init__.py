@@ -1,0 +1,1 @@
+"""Offline preview: the real Pulumi program evaluated under the SDK's mock engine."""

@@ -1,0 +1,124 @@
+"""Run the real Pulumi program for one stack under the SDK's mock engine.
+
+No cloud account and no Pulumi CLI: config comes from `stacks/Pulumi.<stack>.yaml`,
+resources are registered against `pulumi.runtime` mocks (see mocks.py), and what
+comes back is exactly what the program asked for: each resource's type, name
+and inputs, and the stack's outputs. Secrets are shown as a placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as runtime_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from infra.errors import StackConfigError
+from gpufleet.preview.mocks import FleetMocks
+
+SECRET_SIG = rpc._special_sig_key
+SECRET_VALUE = rpc._special_secret_sig
+
+
+@dataclass
+class ResourceView:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class StackPreview:
+    stack: str
+    ok: bool
+    error: str | None
+    resources: list[ResourceView] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "ok": self.ok,
+            "error": self.error,
+            "resources": [{"type": r.type, "name": r.name, "inputs": r.inputs} for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def _unsecret(value: Any) -> Any:
+    """Replace secret-wrapped values (and unknowns) with printable placeholders."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return SECRET_PLACEHOLDER
+        return {k: _unsecret(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_unsecret(v) for v in value]
+    if isinstance(value, str) and value == rpc.UNKNOWN:
+        return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf carries every number as a double
+    return value
+
+
+class _RecordingMonitor(runtime_mocks.MockMonitor):
+    """A MockMonitor that keeps the stack's outputs as the engine would see them."""
+
+    outputs: dict[str, Any]
+
+    def __init__(self, mocks: FleetMocks):
+        super().__init__(mocks)
+        self.outputs = {}
+
+    def RegisterResourceOutputs(self, request):
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True, keep_internal=False)
+        return super().RegisterResourceOutputs(request)
+
+
+def _flatten_config(raw: dict[str, Any]) -> dict[str, str]:
+    """Pulumi hands the program config as strings, structured values as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def preview_stack(stack: str, program: Callable[[], None] | None = None, text: str | None = None,
+                  root: Path | None = None) -> StackPreview:
+    """Evaluate `program` (default: the real infra program) for `stack`; never raises for bad config."""
+    started = time.perf_counter()
+    if program is None:
+        from infra.program import main as program
+    if text is None:
+        path = stack_file(stack, root)
+        if not path.exists():
+            return StackPreview(stack, False, f"stack '{stack}': stack: no stack file {path.name}")
+        text = path.read_text(encoding="utf-8")
+    raw, secret_keys = raw_stack_config(text)
+    region = next((str(raw[k]) for k in PROVIDER_REGION_KEYS.values() if raw.get(k)), "")
+    mocks = FleetMocks(stack=stack, region=region)
+    monitor = _RecordingMonitor(mocks)
+
+    settings.ROOT.set(None)
+    set_all_config(_flatten_config(raw), secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
+    settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes its own
+    error = None
+    try:
+        _sync_await(run_in_stack(program))
+    except StackConfigError as exc:
+        error = str(exc)
+    finally:
+        set_all_config({}, [])
+        settings.ROOT.set(None)
+    resources = [ResourceView(r.type, r.name, _unsecret(r.inputs)) for r in mocks.registrations]
+    if error:
+        return StackPreview(stack, False, error, resources, {}, time.perf_counter() - started)
+    return StackPreview(stack, True, None, resources, _unsecret(monitor.outputs), time.perf_counter() - started)
