@@ -180,11 +180,11 @@ def _check_placement(raw_regions: Mapping[str, str | None], cfg: dict[str, Any],
     own_key = PROVIDER_REGION_KEYS[cloud]
     for other_cloud, other_key in PROVIDER_REGION_KEYS.items():
         if other_cloud != cloud and raw_regions.get(other_key):
-            raise ConfigError(other_key, f"must not be set on a {cloud} stack (set {own_key} only)")
+            raise ConfigError(other_key, f"must not be set when gpufleet:cloud is {cloud!r} (set {own_key} only)")
     region = raw_regions.get(own_key)
     regions = catalog.cloud(cloud).regions
     if not region:
-        raise ConfigError(own_key, f"is required for a {cloud} stack (allowed: {', '.join(sorted(regions))})")
+        raise ConfigError(own_key, f"is required when gpufleet:cloud is {cloud!r} (allowed: {', '.join(sorted(regions))})")
     if region not in regions:
         raise ConfigError(own_key, f"{region!r} is not in the instance catalog (allowed: {', '.join(sorted(regions))})")
     mainland = sorted(r for r, f in regions.items() if f.mainland_china)
@@ -238,7 +238,7 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
     if gpu:
         offered = cloud.regions[cfg.region].available_gpu_types
         if pool.instance_type not in offered:
-            known = pool.instance_type in cloud.instance_types
+            known = pool.instance_type in cloud.gpu_types()
             why = f"is not offered in {cfg.region}" if known else f"is not a known {cfg.cloud} GPU instance type"
             raise ConfigError(f"{k}.instanceType", f"{pool.instance_type!r} {why} (allowed: {', '.join(offered)})")
     elif pool.instance_type not in cloud.cpu_types():
@@ -247,7 +247,7 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
         raise ConfigError(f"{k}.desiredSize", f"must satisfy minSize <= desiredSize <= maxSize; got minSize={pool.min_size}, desiredSize={pool.desired_size}, maxSize={pool.max_size}")
     if not gpu and pool.min_size < 2:
         raise ConfigError(f"{k}.minSize", f"the system pool runs cluster add-ons and needs at least 2 nodes; got {pool.min_size}")
-    if gpu and cfg.cloud == "alicloud" and pool.capacity == "spot" and cfg.environment == "prod":
+    if gpu and pool.capacity == "spot" and cfg.environment == "prod":
         raise ConfigError(f"{k}.capacity", "spot GPU capacity is not allowed for prod stacks (allowed: on-demand)")
 
 

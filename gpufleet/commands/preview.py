@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_INVALID = 0, 2
 
@@ -18,15 +19,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     target.add_argument("--stack", action="append", metavar="NAME", help="stack to preview (repeatable)")
     target.add_argument("--all", action="store_true", help="preview every stack in stacks/")
     p.add_argument("--json", action="store_true", help="print a machine-readable document instead of tables")
+    p.add_argument("--root", type=Path, default=None, metavar="DIR",
+                   help="project root whose stacks/ to preview (default: this checkout)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from infra.config import list_stacks
-    from gpufleet.preview.engine import preview_stack
+    from gpufleet.preview.engine import prepare, preview_stack
 
-    stacks = list_stacks() if args.all else args.stack
-    previews = [preview_stack(s) for s in stacks]
+    stacks = list_stacks(args.root) if args.all else args.stack
+    prepare()
+    previews = [preview_stack(s, root=args.root) for s in stacks]
     if args.json:
         json.dump({"stacks": [p.as_json() for p in previews]}, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")

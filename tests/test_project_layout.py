@@ -1,0 +1,43 @@
+"""Pulumi.yaml is a valid Pulumi project file and points where users expect."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import ROOT
+
+SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi-project.schema.json"
+
+
+def project() -> dict:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def test_pulumi_yaml_validates_against_published_schema():
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(project(), schema)  # raises on any violation
+
+
+def test_schema_check_catches_a_broken_project_file():
+    schema = json.loads(SCHEMA.read_text())
+    broken = {**project(), "runtime": {"name": "python", "options": "not-an-object"}}
+    broken.pop("name")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_project_fields():
+    p = project()
+    assert p["name"] == "gpufleet"
+    assert p["runtime"]["name"] == "python"
+    assert p["main"] == "infra/"
+    assert p["stackConfigDir"] == "stacks"
+    assert (ROOT / "infra" / "__main__.py").exists()
+
+
+def test_every_stack_file_is_named_for_its_stack():
+    files = sorted((ROOT / "stacks").glob("*.yaml"))
+    assert files and all(f.name.startswith("Pulumi.") for f in files)
