@@ -15,6 +15,10 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
 fi
 echo "==> setting up .venv (first run takes a few minutes: the Pulumi provider SDKs are large)" >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >&2
-.venv/bin/python -m pip install -q -e ".[test]" >&2
+log=.venv/install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[test]"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "gpufleet: installing dependencies failed; full log in $log" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
