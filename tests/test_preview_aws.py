@@ -9,7 +9,7 @@ from previewing import by_suffix, of_type, one
 from infra import iam_documents
 from infra.config import load_stack
 
-AWS = ["prod-us-east-1", "prod-eu-central-1", "prod-ap-southeast-1"]
+AWS = ["prod-us-east-1", "prod-eu-central-1", "prod-ap-northeast-1"]
 
 
 @pytest.mark.parametrize("stack", AWS)

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from infra import iam_documents as docs
+from infra import iam_documents as docs, naming
 from infra.catalog import load_instance_catalog
 from infra.config import NodePool, StackConfig
 from infra.netplan import plan_subnets
@@ -94,7 +94,7 @@ class AlicloudArtifacts(pulumi.ComponentResource):
             max_split_shard_count=16, opts=child)
 
         self.registry = alicloud.cr.RegistryEnterpriseInstance(
-            f"{name}-acr", instance_name=resource_name(cfg, "acr"), instance_type="Standard",
+            f"{name}-acr", instance_name=naming.acr_instance_name(cfg.stack), instance_type="Standard",
             payment_type="Subscription", period=12, renewal_status="AutoRenewal", renew_period=12,
             image_scanner="ACR", tags=tags, opts=child)
         alicloud.cs.RegistryEnterpriseNamespace(
@@ -108,8 +108,7 @@ class AlicloudArtifacts(pulumi.ComponentResource):
             f"{name}-acr-vpc", instance_id=self.registry.id, vpc_id=network.vpc.id,
             vswitch_id=network.vswitches[0].id, module_name="Registry",
             enable_create_dns_record_in_pvzt=True, opts=child)
-        self.registry_url = pulumi.Output.concat(resource_name(cfg, "acr"), "-registry-vpc.", cfg.region,
-                                                 ".cr.aliyuncs.com/gpufleet")
+        self.registry_url = pulumi.Output.from_input(f"{naming.acr_vpc_host(cfg.stack, cfg.region)}/gpufleet")
 
         self.bucket_name = account_id.apply(lambda a: f"{resource_name(cfg, 'weights')}-{a}"[:63])
         self.bucket = alicloud.oss.Bucket(

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import iam_documents as docs
+from infra import iam_documents as docs, naming
 from infra.config import StackConfig, NodePool
 from infra.kubeconfig import eks_kubeconfig
 from infra.netplan import plan_subnets
@@ -125,7 +125,7 @@ class AwsArtifacts(pulumi.ComponentResource):
             opts=child)
         aws.s3.BucketPolicy(f"{name}-weights-tls", bucket=self.bucket.id,
                             policy=self.bucket.arn.apply(docs.aws_bucket_tls_only), opts=child)
-        self.registry_url = pulumi.Output.concat(account_id, ".dkr.ecr.", cfg.region, ".amazonaws.com/gpufleet/", cfg.stack)
+        self.registry_url = account_id.apply(lambda a: f"{naming.ecr_host(a, cfg.region)}/gpufleet/{cfg.stack}")
         self.register_outputs({"key_arn": self.key.arn, "repository_url": self.repository.repository_url,
                                "bucket": self.bucket.bucket})
 

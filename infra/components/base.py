@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import naming
 from infra.config import StackConfig
 
 # The GPU pool's taint and labels, from one place: the node pools set them and
@@ -39,9 +40,8 @@ def gpu_tolerations() -> list[dict[str, str]]:
 
 
 def resource_name(cfg: StackConfig, suffix: str = "") -> str:
-    """Cloud-side names: project-stack[-suffix], short enough for every API."""
-    base = f"gpufleet-{cfg.stack}"
-    return f"{base}-{suffix}" if suffix else base
+    """Cloud-side names: project-stack[-suffix] (see infra.naming)."""
+    return naming.resource_name(cfg.stack, suffix)
 
 
 @dataclass(frozen=True)
