@@ -19,7 +19,8 @@ from pydantic.alias_generators import to_camel
 
 from infra.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from infra.errors import ConfigError, StackConfigError
-from infra import netplan
+from infra import naming, netplan
+from infra.release_config import Release, parse_image, parse_releases, validate_releases
 
 PROJECT = "gpufleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +82,10 @@ class StackConfig(_Model):
     cluster: Cluster
     system_pool: NodePool
     gpu_pool: NodePool
+    releases: dict[str, Release]
+    # Image with the cloud's storage CLI that copies bucket weights (required on
+    # alicloud when a release loads weights from OSS; AWS has a default).
+    weights_fetcher_image: str | None = None
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -251,6 +256,37 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
         raise ConfigError(f"{k}.capacity", "spot GPU capacity is not allowed for prod stacks (allowed: on-demand)")
 
 
+def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dict[str, Release]:
+    """On Alibaba the registry host is known from the stack name: spell short image names out in full."""
+    if cfg.cloud != "alicloud":
+        return dict(releases)
+    host = naming.acr_vpc_host(cfg.stack, cfg.region)
+    return {n: r if "/" in r.image else r.model_copy(update={"image": f"{host}/gpufleet/{r.image}"})
+            for n, r in releases.items()}
+
+
+def _check_releases(cfg: StackConfig) -> None:
+    if not cfg.releases:
+        raise ConfigError(f"{PROJECT}:releases", "needs at least one release (a name mapped to model, image, replicas)")
+    registry = naming.acr_vpc_host(cfg.stack, cfg.region) if cfg.cloud == "alicloud" else ""
+    validate_releases(cfg.releases, stack_cloud=cfg.cloud, jurisdiction=cfg.jurisdiction, region=cfg.region,
+                      gpu_model=cfg.gpu_model, gpus_per_node=cfg.gpus_per_node,
+                      gpu_pool_max_nodes=cfg.gpu_pool.max_size, registry_host=registry)
+    key = f"{PROJECT}:weightsFetcherImage"
+    uses_bucket = [n for n, r in cfg.releases.items() if r.weights_source == "bucket"]
+    if cfg.weights_fetcher_image is None:
+        if cfg.cloud == "alicloud" and uses_bucket:
+            raise ConfigError(key, f"is required on alicloud when a release loads weights from OSS (release {uses_bucket[0]!r}): "
+                                   "an image with ossutil 2.x in the stack's ACR, pinned by digest")
+        return
+    ref = parse_image(cfg.weights_fetcher_image)
+    if not (ref.tag and ref.digest):
+        raise ConfigError(key, f"{cfg.weights_fetcher_image!r} must be pinned by tag and digest (registry/repository:tag@sha256:<64 hex>)")
+    if cfg.jurisdiction == "cn" and ref.host != naming.acr_vpc_host(cfg.stack, cfg.region):
+        raise ConfigError(key, f"{cfg.weights_fetcher_image!r} is not from the stack's ACR registry "
+                               f"{naming.acr_vpc_host(cfg.stack, cfg.region)!r} (China stacks pull images only from their own registry)")
+
+
 def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
     c = cfg.cluster
     versions = catalog.cloud(cfg.cloud).kubernetes_versions
@@ -303,14 +339,20 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
                 project[name] = _decode(value)
         regions = {k: raw.get(k) for k in PROVIDER_REGION_KEYS.values()}
         region = _check_placement(regions, project, catalog)
+        releases = project.pop("releases", {})
+        if not isinstance(releases, Mapping):
+            raise ConfigError(f"{PROJECT}:releases", f"must be a map of release name to settings; got {releases!r}")
         try:
-            cfg = StackConfig.model_validate({**project, "stack": stack, "region": region})
+            cfg = StackConfig.model_validate({**project, "stack": stack, "region": region, "releases": {}})
         except ValidationError as exc:
             raise _pydantic_error(exc.errors()[0]) from None
         _check_network(cfg, catalog)
         _check_cluster(cfg, catalog)
         _check_pool(cfg, catalog, "systemPool", cfg.system_pool, gpu=False)
         _check_pool(cfg, catalog, "gpuPool", cfg.gpu_pool, gpu=True)
+        # Releases are checked after the pools they must fit on.
+        cfg = cfg.model_copy(update={"releases": _in_stack_registry(cfg, parse_releases(releases))})
+        _check_releases(cfg)
         return cfg
     except ConfigError as exc:
         raise StackConfigError(stack, exc.key, exc.message) from None

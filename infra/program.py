@@ -10,6 +10,8 @@ import pulumi
 
 from infra.config import StackConfig, read_pulumi_config
 from infra.components.base import ClusterResult
+from infra.components.model_server import ModelServer, ModelServerArgs
+from infra.workloads import release_params
 
 
 def build_cluster(cfg: StackConfig) -> ClusterResult:
@@ -21,7 +23,22 @@ def build_cluster(cfg: StackConfig) -> ClusterResult:
     return AlicloudGpuCluster(name, AlicloudArgs(config=cfg)).result
 
 
-def export_stack(cfg: StackConfig, cluster: ClusterResult) -> None:
+def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, ModelServer]:
+    """One ModelServer per configured release, through the cluster's explicit provider."""
+    if cfg.cloud == "aws":
+        # EKS GPU AMIs carry the driver but not the device plugin; ACK GPU pools install their own.
+        from infra.components.model_server import GpuDevicePlugin, GpuDevicePluginArgs
+        from infra.workloads import gpu_plugin_params
+        GpuDevicePlugin(f"{cfg.stack}-nvidia", GpuDevicePluginArgs(gpu_plugin_params(cfg), cluster.provider))
+    late = {"weights_bucket_url": cluster.weights_bucket_url,
+            "weights_reader_role_arn": cluster.weights_reader_role_arn,
+            "registry_url": cluster.registry_url}
+    return {name: ModelServer(f"{cfg.stack}-{name}",
+                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late))
+            for name, release in cfg.releases.items()}
+
+
+def export_stack(cfg: StackConfig, cluster: ClusterResult, servers: dict[str, ModelServer]) -> None:
     pulumi.export("cloud", cfg.cloud)
     pulumi.export("region", cfg.region)
     pulumi.export("jurisdiction", cfg.jurisdiction)
@@ -41,9 +58,13 @@ def export_stack(cfg: StackConfig, cluster: ClusterResult) -> None:
         "nodeSelector": cluster.gpu_node_selector,
         "tolerations": cluster.gpu_tolerations,
     })
+    pulumi.export("releases", {name: {"model": cfg.releases[name].model, "namespace": server.namespace,
+                                      "endpoint": server.endpoint, "replicas": cfg.releases[name].replicas}
+                               for name, server in servers.items()})
 
 
 def main() -> None:
     cfg = read_pulumi_config()  # raises StackConfigError before any resource exists
     cluster = build_cluster(cfg)
-    export_stack(cfg, cluster)
+    servers = deploy_model_servers(cfg, cluster)
+    export_stack(cfg, cluster, servers)

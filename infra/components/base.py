@@ -14,29 +14,10 @@ import pulumi_kubernetes as k8s
 from infra import naming
 from infra.config import StackConfig
 
-# The GPU pool's taint and labels, from one place: the node pools set them and
-# the model-server pods select/tolerate them.
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_TAINT_VALUE = "present"
-GPU_TAINT_EFFECT = "NoSchedule"
-POOL_LABEL = "gpufleet.io/pool"
-GPU_MODEL_LABEL = "gpufleet.io/gpu-model"
-
-
-def pool_labels(cfg: StackConfig, pool: str) -> dict[str, str]:
-    labels = {POOL_LABEL: pool, "gpufleet.io/stack": cfg.stack}
-    if pool == "gpu":
-        labels[GPU_MODEL_LABEL] = cfg.gpu_model
-        labels["nvidia.com/gpu.present"] = "true"
-    return labels
-
-
-def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
-    return {POOL_LABEL: "gpu", GPU_MODEL_LABEL: cfg.gpu_model}
-
-
-def gpu_tolerations() -> list[dict[str, str]]:
-    return [{"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
+from infra.scheduling import (  # noqa: F401  (re-exported for the cloud modules)
+    GPU_MODEL_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_NAMESPACE_PREFIX,
+    MODEL_SERVER_SA_SUBJECT, MODEL_SERVER_SERVICE_ACCOUNT, POOL_LABEL, gpu_node_selector, gpu_tolerations, pool_labels,
+)
 
 
 def resource_name(cfg: StackConfig, suffix: str = "") -> str:
@@ -57,9 +38,3 @@ class ClusterResult:
     # (IRSA role ARN on AWS, RRSA role ARN on Alibaba Cloud).
     weights_reader_role_arn: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
-
-# Model-server pods read weights as this Kubernetes service account (any
-# release namespace); the IRSA/RRSA trust policies are scoped to it.
-MODEL_NAMESPACE_PREFIX = "llm-"
-MODEL_SERVER_SERVICE_ACCOUNT = "model-server"
-MODEL_SERVER_SA_SUBJECT = f"system:serviceaccount:{MODEL_NAMESPACE_PREFIX}*:{MODEL_SERVER_SERVICE_ACCOUNT}"
