@@ -32,7 +32,7 @@ BAD_CONFIGS = [
     ('prod-us-east-1', {'alicloud:region': 'cn-hangzhou'},
      "stack 'prod-us-east-1': alicloud:region: must not be set when gpufleet:cloud is 'aws' (set aws:region only)"),
     ('prod-us-east-1', {'gpufleet:gpuPol': {'instanceType': 'g5.xlarge'}},
-     "stack 'prod-us-east-1': gpufleet:gpuPol: unknown config key (allowed: cloud, cluster, costCentre, environment, gpuPool, jurisdiction, network, systemPool, team)"),
+     "stack 'prod-us-east-1': gpufleet:gpuPol: unknown config key (allowed: cloud, cluster, costCentre, environment, gpuPool, jurisdiction, network, releases, systemPool, team, weightsFetcherImage)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.minSzie': 1},
      "stack 'prod-us-east-1': gpufleet:gpuPool.minSzie: unknown key (allowed: capacity, desiredSize, diskSizeGb, instanceType, maxSize, minSize)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.instanceType': 'g9.huge'},
