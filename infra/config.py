@@ -10,6 +10,8 @@ the key and what is allowed. Nothing is registered before this has succeeded.
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -24,6 +26,7 @@ from infra.release_config import Release, parse_image, parse_releases, validate_
 
 PROJECT = "gpufleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_THIS_CHECKOUT = PROJECT_ROOT
 STACKS_DIR = PROJECT_ROOT / "stacks"
 PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
 SECRET_PLACEHOLDER = "[secret]"
@@ -68,6 +71,13 @@ class Cluster(_Model):
     deletion_protection: bool = True
 
 
+class Billing(_Model):
+    """Monthly volumes the cost report cannot read from the resources themselves."""
+
+    log_ingest_gb_month: Decimal = Field(default=Decimal(50), ge=0)
+    nat_processed_gb_month: Decimal = Field(default=Decimal(200), ge=0)
+
+
 class StackConfig(_Model):
     """Everything one stack needs, validated. Field aliases are the `gpufleet:` keys."""
 
@@ -86,6 +96,10 @@ class StackConfig(_Model):
     # Image with the cloud's storage CLI that copies bucket weights (required on
     # alicloud when a release loads weights from OSS; AWS has a default).
     weights_fetcher_image: str | None = None
+    # Project-wide in Pulumi.yaml; a stack may override.
+    cny_per_usd: Decimal = Field(gt=Decimal("0.5"), lt=Decimal(50))
+    fx_as_of: date
+    billing: Billing = Billing()
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -380,6 +394,23 @@ def read_pulumi_config() -> StackConfig:
     return parse_stack_config(pulumi.get_stack(), raw)
 
 
+def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
+    """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
+    path = (root or PROJECT_ROOT) / "Pulumi.yaml"
+    if not path.exists():  # a bare stacks/ copy (e.g. a scratch dir) shares this checkout's project
+        path = _THIS_CHECKOUT / "Pulumi.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: dict[str, Any] = {}
+    for key, decl in (doc.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(decl, dict):
+            if "default" in decl:
+                out[full] = decl["default"]
+        else:
+            out[full] = decl
+    return out
+
+
 def stack_file(stack: str, root: Path | None = None) -> Path:
     return (root or PROJECT_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
 
@@ -389,14 +420,15 @@ def list_stacks(root: Path | None = None) -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
 
 
-def raw_stack_config(text: str) -> tuple[dict[str, Any], list[str]]:
-    """The `config:` map of a stack file, with secure values replaced by a placeholder.
+def raw_stack_config(text: str, root: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The stack's config as the engine would see it: project defaults, then the stack file's
+    `config:` map, with secure values replaced by a placeholder.
 
     Returns (config, secret_keys). Secrets cannot be decrypted offline; the
     placeholder keeps them out of every output.
     """
     doc = yaml.safe_load(text) or {}
-    config = doc.get("config") or {}
+    config = {**project_config_defaults(root), **(doc.get("config") or {})}
     secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
     return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
 
@@ -408,5 +440,5 @@ def load_stack(stack: str, text: str | None = None, root: Path | None = None) ->
         if not path.exists():
             raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
         text = path.read_text(encoding="utf-8")
-    raw, _ = raw_stack_config(text)
+    raw, _ = raw_stack_config(text, root)
     return parse_stack_config(stack, raw)

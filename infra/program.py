@@ -12,6 +12,7 @@ from infra.config import StackConfig, read_pulumi_config
 from infra.components.base import ClusterResult
 from infra.components.model_server import ModelServer, ModelServerArgs
 from infra.workloads import release_params
+from infra.errors import StackConfigError
 
 
 def build_cluster(cfg: StackConfig) -> ClusterResult:
@@ -63,8 +64,22 @@ def export_stack(cfg: StackConfig, cluster: ClusterResult, servers: dict[str, Mo
                                for name, server in servers.items()})
 
 
+def stack_cost(cfg: StackConfig) -> dict:
+    """The cost export; an instance type without a price stops the program like bad config."""
+    from gpufleet.cost import PriceNotFoundError, compute_stack_cost, default_price_catalog, stack_cost_outputs
+    from infra.cost_inputs import cost_inputs_for, fx_for
+    try:
+        cost = compute_stack_cost(cost_inputs_for(cfg), default_price_catalog(), fx_for(cfg))
+    except PriceNotFoundError as exc:
+        key = "gpufleet:gpuPool.instanceType" if cfg.gpu_pool.instance_type in str(exc) else "gpufleet:systemPool.instanceType"
+        raise StackConfigError(cfg.stack, key, str(exc).removeprefix(f"stack '{cfg.stack}': ")) from None
+    return stack_cost_outputs(cost)
+
+
 def main() -> None:
     cfg = read_pulumi_config()  # raises StackConfigError before any resource exists
+    cost = stack_cost(cfg)      # so does an unpriced instance type
     cluster = build_cluster(cfg)
     servers = deploy_model_servers(cfg, cluster)
     export_stack(cfg, cluster, servers)
+    pulumi.export("cost", cost)

@@ -5,8 +5,11 @@ import pytest
 
 from conftest import DELETE, edited_stack
 from gpufleet.preview.engine import preview_stack
-from infra.config import load_stack
+from infra.config import PROJECT_KEYS, load_stack
 from infra.errors import StackConfigError
+
+# The `gpufleet:` keys a stack may set; test_project_keys pins the list itself.
+ALLOWED_KEYS = ", ".join(PROJECT_KEYS)
 
 BAD_CONFIGS = [
     ('prod-cn-hangzhou', {'alicloud:region': 'cn-hongkong'},
@@ -32,7 +35,7 @@ BAD_CONFIGS = [
     ('prod-us-east-1', {'alicloud:region': 'cn-hangzhou'},
      "stack 'prod-us-east-1': alicloud:region: must not be set when gpufleet:cloud is 'aws' (set aws:region only)"),
     ('prod-us-east-1', {'gpufleet:gpuPol': {'instanceType': 'g5.xlarge'}},
-     "stack 'prod-us-east-1': gpufleet:gpuPol: unknown config key (allowed: cloud, cluster, costCentre, environment, gpuPool, jurisdiction, network, releases, systemPool, team, weightsFetcherImage)"),
+     "stack 'prod-us-east-1': gpufleet:gpuPol: unknown config key (allowed: " + ALLOWED_KEYS + ")"),
     ('prod-us-east-1', {'gpufleet:gpuPool.minSzie': 1},
      "stack 'prod-us-east-1': gpufleet:gpuPool.minSzie: unknown key (allowed: capacity, desiredSize, diskSizeGb, instanceType, maxSize, minSize)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.instanceType': 'g9.huge'},
@@ -134,3 +137,9 @@ def test_table_is_large_enough_and_names_distinct_keys():
 def test_missing_stack_file():
     preview = preview_stack("prod-mars-1")
     assert preview.error == "stack 'prod-mars-1': stack: no stack file Pulumi.prod-mars-1.yaml"
+
+
+def test_project_keys():
+    assert PROJECT_KEYS == ("billing", "cloud", "cluster", "cnyPerUsd", "costCentre", "environment", "fxAsOf",
+                            "gpuPool", "jurisdiction", "network", "releases", "systemPool", "team",
+                            "weightsFetcherImage")

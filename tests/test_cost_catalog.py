@@ -59,9 +59,11 @@ def test_every_live_price_has_a_source_a_date_and_a_derivation_when_estimated():
             assert entry.note, (cloud, region, name)
 
 
-def test_live_fx_rate_is_dated():
-    fx = load_fx()
-    assert fx.cny_per_usd > 0 and fx.as_of.isoformat() == "2026-11-22" and fx.source.startswith("https://")
+def test_project_fx_rate_comes_from_pulumi_yaml_with_its_date():
+    from infra.cost_inputs import project_fx
+    fx = project_fx()
+    assert str(fx.cny_per_usd) == "7.10" and fx.as_of.isoformat() == "2026-11-22"
+    assert fx.source == "Pulumi.yaml gpufleet:cnyPerUsd"
 
 
 def test_live_catalog_has_the_documented_not_offered_facts():

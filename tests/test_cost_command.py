@@ -131,15 +131,6 @@ def test_from_deployed_without_the_pulumi_cli_exits_2(repo, capsys, monkeypatch)
     assert capsys.readouterr().err == "gpufleet cost: --from-deployed needs the Pulumi CLI (pulumi not found on PATH)\n"
 
 
-def test_without_infra_cost_inputs_the_command_says_so(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "infra.cost_inputs", None)
-    args = build_parser().parse_args(["cost", "--prices", str(CATALOG)])
-    assert args.func(args) == 2
-    assert capsys.readouterr().err == (
-        "gpufleet cost: infra.cost_inputs is not available yet (cost_inputs_for(cfg) builds CostInputs from a stack config)\n"
-    )
-
-
 def git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.test", *args], cwd=root, check=True,
                    capture_output=True)

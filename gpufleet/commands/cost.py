@@ -76,7 +76,8 @@ def parse_loadtest_args(values: Sequence[str]) -> dict[str, Path]:
 
 def fx_from_args(rate: str | None, as_of: str | None, prices_dir: Path) -> FxRate:
     if rate is None and as_of is None:
-        return load_fx(prices_dir / "fx.yaml")
+        from infra.cost_inputs import project_fx  # the project-wide rate in Pulumi.yaml
+        return project_fx()
     if rate is None or as_of is None:
         raise CannotRun("--cny-per-usd and --fx-as-of go together (a rate always carries its date)")
     try:
@@ -93,16 +94,9 @@ def fx_from_args(rate: str | None, as_of: str | None, prices_dir: Path) -> FxRat
 
 
 def _config_functions() -> tuple[Callable[..., object], Callable[[], list[str]], Callable[[object], object]]:
-    try:
-        from infra.config import list_stacks, load_stack
-    except ModuleNotFoundError as exc:
-        raise CannotRun(f"cannot read stack config: {exc.name} is not available") from None
-    try:
-        from infra.cost_inputs import cost_inputs_for
-    except ModuleNotFoundError as exc:
-        if exc.name != "infra.cost_inputs":
-            raise
-        raise CannotRun("infra.cost_inputs is not available yet (cost_inputs_for(cfg) builds CostInputs from a stack config)") from None
+    """The stack-config readers, imported when a report needs them (keeps `--help` fast)."""
+    from infra.config import list_stacks, load_stack
+    from infra.cost_inputs import cost_inputs_for
     return load_stack, list_stacks, cost_inputs_for
 
 

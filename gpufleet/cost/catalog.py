@@ -254,8 +254,8 @@ class _FxFile(_Frozen):
     _rate_exact = field_validator("cny_per_usd", mode="before")(_no_float)
 
 
-def load_fx(path: Path = PRICES_DIR / "fx.yaml") -> FxRate:
-    """The configured CNY/USD rate with its date and source."""
+def load_fx(path: Path) -> FxRate:
+    """A CNY/USD rate file (rate, date, source); the project rate itself lives in Pulumi.yaml."""
     try:
         fx = _FxFile.model_validate(_read_yaml(path))
     except ValidationError as exc:

@@ -8,6 +8,7 @@ and inputs, and the stack's outputs. Secrets are shown as a placeholder.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -101,6 +102,17 @@ def prepare() -> None:
     gc.freeze()
 
 
+def _usable_event_loop() -> None:
+    """The SDK's sync helpers need a current, open loop; a caller may have closed it (asyncio.run)."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _flatten_config(raw: dict[str, Any]) -> dict[str, str]:
     """Pulumi hands the program config as strings, structured values as JSON."""
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
@@ -117,11 +129,12 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
         if not path.exists():
             return StackPreview(stack, False, f"stack '{stack}': stack: no stack file {path.name}")
         text = path.read_text(encoding="utf-8")
-    raw, secret_keys = raw_stack_config(text)
+    raw, secret_keys = raw_stack_config(text, root)
     region = next((str(raw[k]) for k in PROVIDER_REGION_KEYS.values() if raw.get(k)), "")
     mocks = FleetMocks(stack=stack, region=region)
     monitor = _RecordingMonitor(mocks)
 
+    _usable_event_loop()
     settings.ROOT.set(None)
     set_all_config(_flatten_config(raw), secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)

@@ -33,6 +33,21 @@ def _pool_table(outputs: dict[str, Any]) -> Table:
     return table
 
 
+def _cost_table(outputs: dict[str, Any]) -> Table | None:
+    cost = outputs.get("cost")
+    if not cost:
+        return None
+    table = Table(title="Cost (730 h/month)", show_edge=False, title_justify="left")
+    table.add_column("currency")
+    for col in ("hourly", "monthly", "monthly at max"):
+        table.add_column(col, justify="right")
+    for currency, totals in cost["totals"].items():
+        table.add_row(currency, totals["desired"]["hourly"], totals["desired"]["monthly"], totals["max"]["monthly"])
+    if cost.get("has_estimates"):
+        table.caption = "includes estimated prices: gpufleet cost --lines"
+    return table
+
+
 def _exports_table(outputs: dict[str, Any]) -> Table:
     table = Table(title="Exports", show_edge=False, title_justify="left", show_header=False)
     table.add_column("name")
@@ -54,15 +69,17 @@ def render(previews: Iterable[StackPreview], console: Console | None = None,
             continue
         o = p.outputs
         title = f"{p.stack}  ·  {o.get('cloud')} {o.get('region')}  ·  jurisdiction {o.get('jurisdiction')}"
-        parts = [_counts_table(p), _pool_table(o), _exports_table(o)]
+        parts = [_counts_table(p), _pool_table(o), _cost_table(o), _exports_table(o)]
         parts += [section(p) for section in extra_sections]
         console.print(Panel(Group(*[x for x in parts if x is not None]), title=title, border_style="green"))
     summary = Table(title="Preview summary", title_justify="left")
     summary.add_column("stack")
     summary.add_column("result")
     summary.add_column("resources", justify="right")
+    summary.add_column("USD/month", justify="right")
     summary.add_column("seconds", justify="right")
     for p in previews:
+        usd = (p.outputs.get("cost") or {}).get("totals", {}).get("USD", {}).get("desired", {}).get("monthly", "")
         summary.add_row(p.stack, "[green]ok[/green]" if p.ok else "[red]invalid[/red]", str(len(p.resources)),
-                        f"{p.seconds:.2f}")
+                        usd, f"{p.seconds:.2f}")
     console.print(summary)
