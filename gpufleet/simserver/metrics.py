@@ -1,0 +1,164 @@
+"""Prometheus metrics under vLLM's names, rendered without prometheus_client.
+
+Names, help texts, label sets (``model_name``, ``engine``) and histogram
+buckets follow vLLM's V1 ``PrometheusStatLogger`` so dashboards and scrapers
+written for vLLM work unchanged against the simulator. Exposition follows
+prometheus_client: counters are typed under their base name and sampled with
+``_total``; labels are sorted.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
+
+__all__ = ["Counter", "Histogram", "VllmMetrics", "CONTENT_TYPE", "build_1_2_5_buckets"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+TTFT_BUCKETS = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
+    2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+)
+ITL_BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+    5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+)
+REQUEST_LATENCY_BUCKETS = (
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0,
+    60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
+)
+
+
+def build_1_2_5_buckets(max_value: int) -> tuple[float, ...]:
+    """1, 2, 5, 10, 20, 50, ... up to ``max_value`` (vLLM's token-count buckets)."""
+    buckets: list[float] = []
+    exponent = 0
+    while True:
+        for mantissa in (1, 2, 5):
+            value = mantissa * 10**exponent
+            if value > max_value:
+                return tuple(float(b) for b in buckets)
+            buckets.append(value)
+        exponent += 1
+
+
+def _fmt(value: float) -> str:
+    if value == float("inf"):
+        return "+Inf"
+    return repr(float(value))
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    inner = ",".join(f'{key}="{_escape(labels[key])}"' for key in sorted(labels))
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Counter:
+    """A monotonically increasing value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError(f"counters only go up, got {amount}")
+        self.value += amount
+
+
+class Histogram:
+    """Cumulative-bucket histogram with Prometheus semantics (``le`` inclusive)."""
+
+    __slots__ = ("buckets", "counts", "count", "sum")
+
+    def __init__(self, buckets: Iterable[float]) -> None:
+        self.buckets = tuple(buckets)
+        if list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError("histogram buckets must be strictly increasing")
+        self.counts = [0] * (len(self.buckets) + 1)  # last one is +Inf
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float, count: int = 1) -> None:
+        self.counts[bisect_left(self.buckets, value)] += count
+        self.count += count
+        self.sum += value * count
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound, cumulative count) pairs, ending with +Inf."""
+        out: list[tuple[float, int]] = []
+        running = 0
+        for bound, n in zip(self.buckets + (float("inf"),), self.counts):
+            running += n
+            out.append((bound, running))
+        return out
+
+
+class VllmMetrics:
+    """The simulator's metric set; gauges are read from callbacks at scrape time."""
+
+    FINISHED_REASONS = ("stop", "length", "abort")
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        max_model_len: int,
+        running: Callable[[], float],
+        waiting: Callable[[], float],
+        kv_cache_usage: Callable[[], float],
+    ) -> None:
+        self.labels = {"model_name": model_name, "engine": "0"}
+        self._gauges = (
+            ("vllm:num_requests_running", "Number of requests in model execution batches.", running),
+            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting),
+            ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", kv_cache_usage),
+        )
+        self.prompt_tokens = Counter()
+        self.generation_tokens = Counter()
+        self.request_success = {reason: Counter() for reason in self.FINISHED_REASONS}
+        token_buckets = build_1_2_5_buckets(max_model_len)
+        self.ttft = Histogram(TTFT_BUCKETS)
+        self.itl = Histogram(ITL_BUCKETS)
+        self.e2e = Histogram(REQUEST_LATENCY_BUCKETS)
+        self.queue_time = Histogram(REQUEST_LATENCY_BUCKETS)
+        self.request_prompt_tokens = Histogram(token_buckets)
+        self.request_generation_tokens = Histogram(token_buckets)
+
+    def render(self) -> str:
+        """Prometheus text exposition (format 0.0.4)."""
+        lines: list[str] = []
+        base = _labels(self.labels)
+        for name, help_text, read in self._gauges:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{base} {_fmt(read())}"]
+        for name, help_text, counter in (
+            ("vllm:prompt_tokens", "Number of prefill tokens processed.", self.prompt_tokens),
+            ("vllm:generation_tokens", "Number of generation tokens processed.", self.generation_tokens),
+        ):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name}_total{base} {_fmt(counter.value)}"]
+        name = "vllm:request_success"
+        lines += [f"# HELP {name} Count of successfully processed requests.", f"# TYPE {name} counter"]
+        for reason, counter in self.request_success.items():
+            labels = _labels({**self.labels, "finished_reason": reason})
+            lines.append(f"{name}_total{labels} {_fmt(counter.value)}")
+        for name, help_text, hist in (
+            ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft),
+            ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", self.itl),
+            ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", self.e2e),
+            ("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", self.queue_time),
+            ("vllm:request_prompt_tokens", "Number of prefill tokens processed.", self.request_prompt_tokens),
+            ("vllm:request_generation_tokens", "Number of generation tokens processed.", self.request_generation_tokens),
+        ):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+            for bound, cumulative in hist.cumulative():
+                labels = _labels({**self.labels, "le": _fmt(bound)})
+                lines.append(f"{name}_bucket{labels} {_fmt(cumulative)}")
+            lines.append(f"{name}_count{base} {_fmt(hist.count)}")
+            lines.append(f"{name}_sum{base} {_fmt(hist.sum)}")
+        return "\n".join(lines) + "\n"
