@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from infra.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from infra.errors import ConfigError, StackConfigError
 from infra import naming, netplan
+from infra.compliance_config import ComplianceConfig
 from infra.release_config import Release, parse_image, parse_releases, validate_releases
 
 PROJECT = "gpufleet"
@@ -100,6 +101,8 @@ class StackConfig(_Model):
     cny_per_usd: Decimal = Field(gt=Decimal("0.5"), lt=Decimal(50))
     fx_as_of: date
     billing: Billing = Billing()
+    # What the stack declares about its public service (China: ICP and AI filings, moderation).
+    compliance: ComplianceConfig = ComplianceConfig()
 
     # -- derived facts, so that components never re-derive them differently --
     @property

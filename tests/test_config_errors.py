@@ -140,6 +140,6 @@ def test_missing_stack_file():
 
 
 def test_project_keys():
-    assert PROJECT_KEYS == ("billing", "cloud", "cluster", "cnyPerUsd", "costCentre", "environment", "fxAsOf",
+    assert PROJECT_KEYS == ("billing", "cloud", "cluster", "cnyPerUsd", "compliance", "costCentre", "environment", "fxAsOf",
                             "gpuPool", "jurisdiction", "network", "releases", "systemPool", "team",
                             "weightsFetcherImage")

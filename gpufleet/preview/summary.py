@@ -33,6 +33,18 @@ def _pool_table(outputs: dict[str, Any]) -> Table:
     return table
 
 
+def _releases_table(outputs: dict[str, Any]) -> Table | None:
+    releases = outputs.get("releases")
+    if not releases:
+        return None
+    table = Table(title="Model servers", show_edge=False, title_justify="left")
+    for col in ("release", "model", "replicas", "endpoint"):
+        table.add_column(col)
+    for name, r in sorted(releases.items()):
+        table.add_row(name, r["model"], str(r["replicas"]), escape(str(r["endpoint"])))
+    return table
+
+
 def _cost_table(outputs: dict[str, Any]) -> Table | None:
     cost = outputs.get("cost")
     if not cost:
@@ -60,7 +72,7 @@ def _exports_table(outputs: dict[str, Any]) -> Table:
 
 
 def render(previews: Iterable[StackPreview], console: Console | None = None,
-           extra_sections: Iterable = ()) -> None:
+           extra_sections: Iterable = (), policy_summary: dict[str, str] | None = None) -> None:
     console = console or Console()
     previews = list(previews)
     for p in previews:
@@ -69,17 +81,18 @@ def render(previews: Iterable[StackPreview], console: Console | None = None,
             continue
         o = p.outputs
         title = f"{p.stack}  ·  {o.get('cloud')} {o.get('region')}  ·  jurisdiction {o.get('jurisdiction')}"
-        parts = [_counts_table(p), _pool_table(o), _cost_table(o), _exports_table(o)]
+        parts = [_counts_table(p), _pool_table(o), _releases_table(o), _cost_table(o), _exports_table(o)]
         parts += [section(p) for section in extra_sections]
         console.print(Panel(Group(*[x for x in parts if x is not None]), title=title, border_style="green"))
     summary = Table(title="Preview summary", title_justify="left")
     summary.add_column("stack")
     summary.add_column("result")
     summary.add_column("resources", justify="right")
+    summary.add_column("policies")
     summary.add_column("USD/month", justify="right")
     summary.add_column("seconds", justify="right")
     for p in previews:
         usd = (p.outputs.get("cost") or {}).get("totals", {}).get("USD", {}).get("desired", {}).get("monthly", "")
         summary.add_row(p.stack, "[green]ok[/green]" if p.ok else "[red]invalid[/red]", str(len(p.resources)),
-                        usd, f"{p.seconds:.2f}")
+                        escape((policy_summary or {}).get(p.stack, "")), usd, f"{p.seconds:.2f}")
     console.print(summary)
