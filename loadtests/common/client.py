@@ -1,0 +1,209 @@
+"""A lean OpenAI-compatible HTTP client that times every chunk of a response.
+
+Built on geventhttpclient (the library under Locust's FastHttpUser) and used
+directly, because FastHttpSession times a streamed request only to its
+headers. Each SSE line is timestamped as it is read, so TTFT and every
+inter-chunk gap are client-observed times. The client knows nothing about
+Locust: it returns a `RequestRecord` and the user class reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import gevent
+from gevent import GreenletExit
+from geventhttpclient import HTTPClient
+from geventhttpclient._parser import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed
+
+from common.sse import Parsed, StreamParser, parse_body
+from common.timing import CLOCK, Clock
+from common.workload import RequestPlan
+from gpufleet.loadtest.records import Outcome, RequestRecord
+
+MAX_ERROR_BODY = 64 * 1024
+
+
+class RequestDeadline(Exception):
+    """The whole-request time limit passed."""
+
+
+@dataclass(frozen=True)
+class RecordMeta:
+    """What is known about a request before it is sent."""
+
+    request_id: str
+    process: str
+    workload: str
+    endpoint: str
+    stream: bool
+    scheduled_at: float
+    sent_at: float
+    max_tokens: int
+    input_tokens_target: int
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def build_record(meta: RecordMeta, sent: float, headers: float | None, end: float, parsed: Parsed,
+                 status: int | None) -> RequestRecord:
+    """A record from perf_counter readings (seconds) and the parse result."""
+    times = parsed.content_times if meta.stream else []
+    return RequestRecord(
+        request_id=meta.request_id,
+        process=meta.process,
+        workload=meta.workload,
+        endpoint=meta.endpoint,
+        stream=meta.stream,
+        scheduled_at=meta.scheduled_at,
+        sent_at=meta.sent_at,
+        outcome=parsed.outcome,
+        headers_ms=None if headers is None else _ms(headers - sent),
+        ttft_ms=_ms(times[0] - sent) if times else None,
+        e2e_ms=_ms(end - sent),
+        chunk_gaps_ms=tuple(_ms(b - a) for a, b in zip(times, times[1:])),
+        prompt_tokens=parsed.prompt_tokens,
+        output_tokens=parsed.output_tokens,
+        max_tokens=meta.max_tokens,
+        input_tokens_target=meta.input_tokens_target,
+        status=status,
+        error=parsed.error,
+    )
+
+
+class LLMClient:
+    """Sends request plans to one base URL over a pool of keep-alive connections."""
+
+    def __init__(self, base_url: str, *, concurrency: int = 1, connect_timeout: float = 10.0,
+                 stall_timeout: float = 30.0, request_timeout: float = 120.0, api_key: str | None = None,
+                 clock: Clock = CLOCK) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"target URL must be http(s)://host[:port][/prefix], got {base_url!r}")
+        self.prefix = parts.path.rstrip("/")
+        self.request_timeout = request_timeout
+        self.clock = clock
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = HTTPClient.from_url(
+            f"{parts.scheme}://{parts.netloc}/",
+            concurrency=concurrency,
+            connection_timeout=connect_timeout,
+            network_timeout=stall_timeout,
+            headers=headers,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get_json(self, path: str) -> object:
+        """GET a JSON document (e.g. /v1/models); raises on any failure."""
+        with gevent.Timeout(self.request_timeout, RequestDeadline(f"GET {path} timed out")):
+            response = self._http.get(self.prefix + path)
+            try:
+                body = response.read()
+            finally:
+                response.release()
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered HTTP {response.status_code}")
+        return json.loads(body)
+
+    def send(self, plan: RequestPlan, *, request_id: str, process: str, scheduled_at: float | None = None,
+             on_cancel: Callable[[RequestRecord], None] | None = None) -> RequestRecord:
+        """Send one plan and return its record; never raises for a failed request.
+
+        If the greenlet is killed mid-request (the test stopped), the record
+        of the cancelled request goes to `on_cancel` and GreenletExit is
+        re-raised, so the request is still accounted for.
+        """
+        body = json.dumps(plan.body, ensure_ascii=False).encode("utf-8")
+        headers = {"x-request-id": request_id, "Accept": "text/event-stream" if plan.stream else "application/json"}
+        sent = time.perf_counter()
+        sent_at = self.clock.at(sent)
+        meta = RecordMeta(request_id, process, plan.workload, plan.endpoint, plan.stream,
+                          sent_at if scheduled_at is None else scheduled_at, sent_at, plan.max_tokens,
+                          plan.input_tokens)
+        progress = _Progress()
+        end: float | None = None
+        try:
+            with gevent.Timeout(self.request_timeout, RequestDeadline()):
+                parsed, end = self._exchange(plan, body, headers, progress)
+        except GreenletExit:
+            if on_cancel is not None:
+                parsed = Parsed(Outcome.CANCELLED, progress.content_times, error="stopped by the load test")
+                on_cancel(build_record(meta, sent, progress.headers, time.perf_counter(), parsed, progress.status))
+            raise
+        except (RequestDeadline, socket.timeout, TimeoutError):
+            parsed = Parsed(Outcome.TIMEOUT, progress.content_times,
+                            error=f"no complete response within the time limit ({progress.where()})")
+        except (HTTPParseError, HTTPConnectionClosed, OSError) as exc:
+            kind = Outcome.TRUNCATED if progress.headers is not None else Outcome.CONNECTION_ERROR
+            parsed = Parsed(kind, progress.content_times, error=f"{type(exc).__name__}: {exc}"[:200])
+        except UnicodeDecodeError as exc:
+            parsed = Parsed(Outcome.MALFORMED, progress.content_times, error=f"chunk is not UTF-8: {exc}"[:200])
+        return build_record(meta, sent, progress.headers, end if end is not None else time.perf_counter(), parsed,
+                            progress.status)
+
+    def _exchange(self, plan: RequestPlan, body: bytes, headers: dict[str, str], progress: _Progress
+                  ) -> tuple[Parsed, float]:
+        """Send, read and parse; returns the parse result and when the response was complete."""
+        response = self._http.request("POST", self.prefix + plan.path, body=body, headers=headers)
+        progress.headers = time.perf_counter()
+        progress.status = response.status_code
+        try:
+            if response.status_code >= 400:
+                return parse_body(plan.endpoint, response.status_code, response.read(MAX_ERROR_BODY)), \
+                    time.perf_counter()
+            if not plan.stream:
+                data = response.read()
+                return parse_body(plan.endpoint, response.status_code, data), time.perf_counter()
+            parser = StreamParser(plan.endpoint)
+            progress.content_times = parser.content_times
+            while True:
+                line = response.readline(b"\n")
+                now = time.perf_counter()
+                if not line:
+                    return parser.end(now), now
+                parser.feed_line(line.rstrip(b"\r\n").decode("utf-8"), now)
+                if parser.finished:
+                    if parser.done:
+                        _drain(response)
+                    return parser.end(now), now
+        finally:
+            response.release()
+
+
+def _drain(response) -> None:
+    """Read the rest of a finished stream (the chunked terminator) so the connection can be
+    reused; if it does not come promptly, releasing the response closes the connection."""
+    try:
+        with gevent.Timeout(1.0, False):
+            while response.readline(b"\n"):
+                pass
+    except Exception:
+        pass
+
+
+class _Progress:
+    """How far a request got, for the record of a request that did not finish."""
+
+    def __init__(self) -> None:
+        self.headers: float | None = None
+        self.status: int | None = None
+        self.content_times: list[float] = []
+
+    def where(self) -> str:
+        if self.headers is None:
+            return "no response headers"
+        if not self.content_times:
+            return "headers but no content"
+        return f"{len(self.content_times)} content chunks"

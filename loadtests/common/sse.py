@@ -1,0 +1,207 @@
+"""Parse OpenAI-compatible responses and decide each request's outcome.
+
+Pure: the network code feeds it lines with arrival times, so every failure
+kind (error event, malformed chunk, missing [DONE], missing usage) is tested
+without a server. Token counts come only from the server's `usage` object;
+chunks are never counted as tokens (a chunk may carry several tokens).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpufleet.loadtest.records import Outcome
+
+CHAT = "chat"
+COMPLETIONS = "completions"
+
+
+@dataclass
+class Parsed:
+    """What a response said, independent of how long it took."""
+
+    outcome: Outcome
+    content_times: list[float] = field(default_factory=list)  # arrival of each content chunk
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    error: str = ""
+
+
+def _usage_counts(usage: Any) -> tuple[int, int] | str:
+    """(prompt, completion) tokens, or a message saying why the usage object is unusable."""
+    if not isinstance(usage, dict):
+        return "usage is not an object"
+    counts = []
+    for key in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"usage.{key} is not a non-negative integer: {value!r}"
+        counts.append(value)
+    return counts[0], counts[1]
+
+
+def _choice_text(endpoint: str, choice: Any, *, stream: bool) -> str | None:
+    """Generated text carried by one choice; None if the choice has the wrong shape."""
+    if not isinstance(choice, dict):
+        return None
+    if endpoint == COMPLETIONS:
+        text = choice.get("text", "")
+        return text if isinstance(text, str) else None
+    part = choice.get("delta" if stream else "message")
+    if part is None:
+        return ""
+    if not isinstance(part, dict):
+        return None
+    texts = []
+    for key in ("content", "reasoning_content", "reasoning"):
+        value = part.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return None
+        texts.append(value)
+    return "".join(texts)
+
+
+def _error_message(obj: dict[str, Any]) -> str:
+    err = obj.get("error")
+    if isinstance(err, dict):
+        return str(err.get("message") or err)[:200]
+    return str(err)[:200]
+
+
+class StreamParser:
+    """Consumes server-sent-event lines of one streamed completion.
+
+    Feed every line (without the line terminator) with its arrival time;
+    `finished` turns true at `[DONE]` or at the first line that decides a
+    failure, after which the caller should stop reading.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        if endpoint not in (CHAT, COMPLETIONS):
+            raise ValueError(f"endpoint must be '{CHAT}' or '{COMPLETIONS}', got {endpoint!r}")
+        self.endpoint = endpoint
+        self._data: list[str] = []
+        self._content_times: list[float] = []
+        self._usage: tuple[int, int] | None = None
+        self._done = False
+        self._failure: tuple[Outcome, str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._done or self._failure is not None
+
+    @property
+    def done(self) -> bool:
+        """[DONE] arrived and nothing before it decided a failure."""
+        return self._done and self._failure is None
+
+    @property
+    def content_times(self) -> list[float]:
+        """Arrival times of content chunks so far (the live list, for partial records)."""
+        return self._content_times
+
+    def feed_line(self, line: str, at: float) -> None:
+        if self.finished:
+            return
+        if line == "":
+            self._dispatch(at)
+        elif line.startswith(":"):
+            return  # SSE comment / keep-alive
+        elif line.startswith("data:"):
+            value = line[5:]
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        elif line.startswith(("event:", "id:", "retry:")):
+            return
+        else:
+            self._failure = (Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}")
+
+    def end(self, at: float) -> Parsed:
+        """The connection ended (cleanly or not): the final outcome."""
+        if not self.finished and self._data:
+            self._dispatch(at)  # last event without its blank line
+        if self._failure is not None:
+            outcome, error = self._failure
+            return Parsed(outcome, self._content_times, *self._usage_or_none(), error=error)
+        if not self._done:
+            return Parsed(Outcome.TRUNCATED, self._content_times, *self._usage_or_none(),
+                          error="stream ended without [DONE]")
+        if self._usage is None:
+            return Parsed(Outcome.MISSING_USAGE, self._content_times, error="stream carried no usage object")
+        if not self._content_times:
+            return Parsed(Outcome.NO_CONTENT, self._content_times, *self._usage, error="stream carried no text")
+        return Parsed(Outcome.OK, self._content_times, *self._usage)
+
+    def _usage_or_none(self) -> tuple[int | None, int | None]:
+        return self._usage if self._usage is not None else (None, None)
+
+    def _dispatch(self, at: float) -> None:
+        if not self._data:
+            return
+        data = "\n".join(self._data)
+        self._data = []
+        if data == "[DONE]":
+            self._done = True
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            self._failure = (Outcome.MALFORMED, f"chunk is not JSON: {data[:80]!r}")
+            return
+        if not isinstance(obj, dict):
+            self._failure = (Outcome.MALFORMED, f"chunk is not a JSON object: {data[:80]!r}")
+            return
+        if "error" in obj:
+            self._failure = (Outcome.HTTP_ERROR, f"error event: {_error_message(obj)}")
+            return
+        if obj.get("usage") is not None:
+            counts = _usage_counts(obj["usage"])
+            if isinstance(counts, str):
+                self._failure = (Outcome.MALFORMED, counts)
+                return
+            self._usage = counts
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            self._failure = (Outcome.MALFORMED, "chunk has no 'choices' list")
+            return
+        carried = False
+        for choice in choices:
+            text = _choice_text(self.endpoint, choice, stream=True)
+            if text is None:
+                self._failure = (Outcome.MALFORMED, "chunk choice has an unexpected shape")
+                return
+            carried = carried or text != ""
+        if carried:
+            self._content_times.append(at)
+
+
+def parse_body(endpoint: str, status: int, body: bytes) -> Parsed:
+    """Outcome of a non-streamed response (or of any response with an error status)."""
+    if status >= 400:
+        return Parsed(Outcome.HTTP_ERROR, error=f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return Parsed(Outcome.MALFORMED, error=f"body is not JSON: {body[:80]!r}")
+    if not isinstance(obj, dict):
+        return Parsed(Outcome.MALFORMED, error="body is not a JSON object")
+    if "error" in obj:
+        return Parsed(Outcome.HTTP_ERROR, error=f"error body: {_error_message(obj)}")
+    choices = obj.get("choices")
+    if not isinstance(choices, list):
+        return Parsed(Outcome.MALFORMED, error="body has no 'choices' list")
+    texts = [_choice_text(endpoint, c, stream=False) for c in choices]
+    if any(t is None for t in texts):
+        return Parsed(Outcome.MALFORMED, error="body choice has an unexpected shape")
+    if obj.get("usage") is None:
+        return Parsed(Outcome.MISSING_USAGE, error="body carried no usage object")
+    counts = _usage_counts(obj["usage"])
+    if isinstance(counts, str):
+        return Parsed(Outcome.MALFORMED, error=counts)
+    if not any(texts):
+        return Parsed(Outcome.NO_CONTENT, prompt_tokens=counts[0], output_tokens=counts[1],
+                      error="response carried no text")
+    return Parsed(Outcome.OK, prompt_tokens=counts[0], output_tokens=counts[1])

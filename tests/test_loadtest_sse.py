@@ -1,0 +1,118 @@
+"""The response parser decides outcomes from lines alone; tokens come only from usage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
+
+from common.sse import StreamParser, parse_body  # noqa: E402
+from gpufleet.loadtest.records import Outcome  # noqa: E402
+
+
+def chunk(content: str | None = None, *, usage: dict | None = None, choices: list | None = None) -> str:
+    if choices is None:
+        choices = [] if content is None else [{"index": 0, "delta": {"content": content}}]
+    obj = {"id": "c1", "object": "chat.completion.chunk", "choices": choices}
+    if usage is not None:
+        obj["usage"] = usage
+    return "data: " + json.dumps(obj)
+
+
+def feed(lines: list[str], endpoint: str = "chat"):
+    parser = StreamParser(endpoint)
+    for at, line in enumerate(lines):
+        parser.feed_line(line, float(at))
+        if line != "":
+            parser.feed_line("", float(at))
+    return parser.end(float(len(lines)))
+
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+
+
+def test_a_complete_stream_reports_server_usage_not_chunk_counts():
+    parsed = feed([chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}]),
+                   chunk("Hello"), chunk(" big"), chunk(" world"), chunk(usage=USAGE), "data: [DONE]"])
+    assert parsed.outcome is Outcome.OK
+    assert (parsed.prompt_tokens, parsed.output_tokens) == (12, 7)  # 3 chunks, 7 tokens
+    assert parsed.content_times == [1.0, 2.0, 3.0]  # the role-only first chunk is not a token
+    assert parsed.error == ""
+
+
+def test_completions_chunks_carry_text():
+    lines = ['data: {"choices": [{"index": 0, "text": "Hi"}]}', chunk(usage=USAGE), "data: [DONE]"]
+    parsed = feed(lines, "completions")
+    assert (parsed.outcome, parsed.content_times, parsed.output_tokens) == (Outcome.OK, [0.0], 7)
+
+
+def test_reasoning_content_counts_as_generated_text():
+    parsed = feed([chunk(choices=[{"index": 0, "delta": {"reasoning_content": "think"}}]), chunk(usage=USAGE),
+                   "data: [DONE]"])
+    assert parsed.outcome is Outcome.OK and parsed.content_times == [0.0]
+
+
+def test_sse_comments_and_multi_line_events():
+    parser = StreamParser("chat")
+    for line in [": keep-alive", "", 'data: {"choices": [{"index": 0,', 'data: "delta": {"content": "x"}}]}', "",
+                 chunk(usage=USAGE), "", "data: [DONE]", ""]:
+        parser.feed_line(line, 5.0)
+    assert parser.done
+    assert parser.end(6.0).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize(
+    ("lines", "outcome", "error"),
+    [
+        ([chunk("a"), chunk(usage=USAGE)], Outcome.TRUNCATED, "stream ended without [DONE]"),
+        ([chunk("a"), "data: [DONE]"], Outcome.MISSING_USAGE, "stream carried no usage object"),
+        ([chunk("a"), "data: {oops", chunk(usage=USAGE), "data: [DONE]"], Outcome.MALFORMED,
+         "chunk is not JSON: '{oops'"),
+        ([chunk("a"), "data: [1, 2]"], Outcome.MALFORMED, "chunk is not a JSON object: '[1, 2]'"),
+        (['data: {"object": "x"}'], Outcome.MALFORMED, "chunk has no 'choices' list"),
+        (['data: {"choices": [{"delta": {"content": 5}}]}'], Outcome.MALFORMED,
+         "chunk choice has an unexpected shape"),
+        ([chunk("a"), 'data: {"error": {"message": "engine died", "code": 500}}'], Outcome.HTTP_ERROR,
+         "error event: engine died"),
+        ([chunk(usage={"prompt_tokens": 1, "completion_tokens": "7"})], Outcome.MALFORMED,
+         "usage.completion_tokens is not a non-negative integer: '7'"),
+        ([chunk(usage=USAGE), "data: [DONE]"], Outcome.NO_CONTENT, "stream carried no text"),
+        (["HTTP/1.1 200 OK"], Outcome.MALFORMED, "not a server-sent-event line: 'HTTP/1.1 200 OK'"),
+        ([], Outcome.TRUNCATED, "stream ended without [DONE]"),
+    ],
+)
+def test_every_failure_kind_is_named(lines, outcome, error):
+    parsed = feed(lines)
+    assert (parsed.outcome, parsed.error) == (outcome, error)
+
+
+def test_a_decided_failure_ignores_later_lines():
+    parser = StreamParser("chat")
+    parser.feed_line("data: {bad", 0.0)
+    parser.feed_line("", 0.0)
+    assert parser.finished and not parser.done
+    parser.feed_line(chunk("late"), 1.0)
+    parser.feed_line("", 1.0)
+    assert parser.end(2.0).content_times == []
+
+
+def test_an_unknown_endpoint_is_refused():
+    with pytest.raises(ValueError, match=r"^endpoint must be 'chat' or 'completions', got 'embeddings'$"):
+        StreamParser("embeddings")
+
+
+def test_non_streamed_bodies():
+    ok = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}], "usage": USAGE})
+    parsed = parse_body("chat", 200, ok.encode())
+    assert (parsed.outcome, parsed.prompt_tokens, parsed.output_tokens) == (Outcome.OK, 12, 7)
+    no_usage = json.dumps({"choices": [{"index": 0, "message": {"content": "Hi"}}]})
+    assert parse_body("chat", 200, no_usage.encode()).outcome is Outcome.MISSING_USAGE
+    empty = json.dumps({"choices": [{"index": 0, "message": {"content": ""}}], "usage": USAGE})
+    assert parse_body("chat", 200, empty.encode()).outcome is Outcome.NO_CONTENT
+    assert parse_body("chat", 200, b"<html>").error == "body is not JSON: b'<html>'"
+    error = parse_body("chat", 503, b'{"error": {"message": "overloaded"}}')
+    assert (error.outcome, error.error) == (Outcome.HTTP_ERROR, 'HTTP 503: {"error": {"message": "overloaded"}}')
