@@ -20,6 +20,7 @@ through the stack's explicit Kubernetes provider.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -39,9 +40,10 @@ import pulumi
 import pulumi.dynamic
 import pulumi_kubernetes as k8s
 
-from infra.components.base import MODEL_NAMESPACE_PREFIX, ClusterResult
+from infra.components.base import ClusterResult
 from infra.config import StackConfig
 from infra.manifests import PORT, mirror_reference
+from infra.scheduling import release_namespace
 from infra.traffic_config import TrafficConfig
 
 # ---------------------------------------------------------------- fixed names
@@ -92,7 +94,7 @@ class Backend:
 
 
 def backend_for(release: str) -> Backend:
-    return Backend(release, f"{MODEL_NAMESPACE_PREFIX}{release}", f"vllm-{release}")
+    return Backend(release, release_namespace(release), f"vllm-{release}")
 
 
 def release_path(release: str) -> str:
@@ -170,22 +172,25 @@ def tag_string(tags: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def load_balancer_annotations(cloud: str, stack: str, tags: Mapping[str, str]) -> dict[str, str]:
-    """Service annotations for an internet-facing L4 load balancer in front of Envoy.
+def load_balancer_annotations(cloud: str, stack: str, tags: Mapping[str, str], *, public: bool = True) -> dict[str, str]:
+    """Service annotations for the L4 load balancer in front of Envoy (internet-facing or VPC-only).
 
     AWS: an NLB from the cluster's built-in service controller (no AWS Load
     Balancer Controller needed). Alibaba Cloud: a pay-by-CLCU CLB from ACK's
     cloud controller manager (pay-by-specification CLBs are no longer sold).
     """
     if cloud == "aws":
-        return {
+        annotations = {
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
             "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
             "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags": tag_string(tags),
         }
+        if not public:
+            annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
+        return annotations
     if cloud == "alicloud":
         return {
-            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet",
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet" if public else "intranet",
             "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-instance-charge-type": "PayByCLCU",
             "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-name": f"gpufleet-{stack}-gateway",
             "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-additional-resource-tags": tag_string(tags),
@@ -272,6 +277,65 @@ def gateway_class_spec() -> dict[str, Any]:
             "name": ENVOY_PROXY_NAME, "namespace": GATEWAY_NAMESPACE,
         },
     }
+
+
+# Pod labels Envoy Gateway puts on what it runs (proxy Deployments; the chart's controller).
+PROXY_SELECTOR = {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"}
+CONTROLLER_SELECTOR = {"control-plane": "envoy-gateway"}
+# Envoy Gateway shifts privileged listener ports by 10000 so Envoy runs without NET_BIND_SERVICE.
+PROXY_LISTENER_PORT = LISTENER_PORT + 10000
+CONTROLLER_PORTS = (18000, 18002)  # xDS, rate limit, wasm
+WEBHOOK_PORT = 9443  # the controller's proxy-topology webhook, called by the API server
+METRICS_PORT = 19001
+MONITORING_NAMESPACE = "monitoring"
+
+
+def _tcp(port: int, end_port: int | None = None) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port, **({"endPort": end_port} if end_port else {})}
+
+
+def _namespace_peer(*names: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(names)}]}}
+
+
+def gateway_network_policies(releases: Iterable[str]) -> list[dict[str, Any]]:
+    """Default deny for the gateway namespace, then exactly the flows Envoy Gateway needs.
+
+    Clients reach Envoy's listener; Envoy reaches the release Services and its
+    controller (xDS); the controller and its cert job reach the API server; all
+    pods resolve DNS; Prometheus scrapes metrics.
+    """
+    everyone: dict[str, Any] = {}
+    not_proxy = {"matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["proxy"]}]}
+    namespaces = [backend_for(r).namespace for r in sorted(releases)]
+    policies = [
+        ("default-deny", everyone, ["Ingress", "Egress"], {}),
+        ("allow-dns", everyone, ["Egress"], {"egress": [{
+            "to": [{**_namespace_peer("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
+        }]}),
+        # The API server's address is not a pod; NetworkPolicy can only name its ports.
+        ("allow-kube-api", not_proxy, ["Egress"], {"egress": [{"ports": [_tcp(443), _tcp(6443)]}]}),
+        ("proxy-allow-clients", {"matchLabels": PROXY_SELECTOR}, ["Ingress"], {"ingress": [
+            {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [_tcp(PROXY_LISTENER_PORT)]},
+            {"from": [_namespace_peer(MONITORING_NAMESPACE)], "ports": [_tcp(METRICS_PORT)]},
+        ]}),
+        ("proxy-to-backends", {"matchLabels": PROXY_SELECTOR}, ["Egress"], {"egress": [
+            {"to": [_namespace_peer(*namespaces)], "ports": [_tcp(PORT)]},
+            {"to": [{"podSelector": {"matchLabels": CONTROLLER_SELECTOR}}], "ports": [_tcp(*CONTROLLER_PORTS)]},
+        ]}),
+        ("controller-allow-proxies", {"matchLabels": CONTROLLER_SELECTOR}, ["Ingress"], {"ingress": [
+            {"from": [{"podSelector": {"matchLabels": PROXY_SELECTOR}}], "ports": [_tcp(*CONTROLLER_PORTS)]},
+            {"ports": [_tcp(WEBHOOK_PORT)]},
+            {"from": [_namespace_peer(MONITORING_NAMESPACE)], "ports": [_tcp(METRICS_PORT)]},
+        ]}),
+    ]
+    return [
+        {"metadata": {"name": name, "namespace": GATEWAY_NAMESPACE},
+         "spec": {"podSelector": selector, "policyTypes": types, **rules}}
+        for name, selector, types, rules in policies
+    ]
 
 
 def lb_address(status: Mapping[str, Any] | None) -> str | None:
@@ -442,12 +506,12 @@ class TrafficRouterArgs:
     provider: k8s.Provider
     registry_url: pulumi.Input[str]
     tags: Mapping[str, str] = field(default_factory=dict)
+    # False: the load balancer is reachable only inside the VPC (see endpoint_is_public).
+    public: bool = True
 
 
 def _unknown_output() -> pulumi.Output[str]:
     """An output whose value is known only after apply (what a real preview shows)."""
-    import asyncio
-
     loop = asyncio.get_event_loop()
     value: asyncio.Future[Any] = loop.create_future()
     value.set_result(None)
@@ -477,16 +541,17 @@ def _address_of(status: Any) -> Any:
 
 
 class TrafficRouter(pulumi.ComponentResource):
-    """Envoy Gateway (Helm), its EnvoyProxy/GatewayClass/Gateway, the weighted HTTPRoute, ReferenceGrants."""
+    """Envoy Gateway (Helm) in its own default-deny namespace, its EnvoyProxy/GatewayClass/Gateway,
+    the weighted HTTPRoute and the ReferenceGrants."""
 
     address: pulumi.Output[str]
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: TrafficRouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("gpufleet:k8s:TrafficRouter", name, None, opts)
         if not isinstance(args.provider, k8s.Provider):
             raise TypeError("an explicit pulumi_kubernetes.Provider is required (no ambient kubeconfig)")
         spec = httproute_spec(args.release_weights)  # fails before anything is registered
+        super().__init__("gpufleet:k8s:TrafficRouter", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {"app.kubernetes.io/part-of": "gpufleet", "gpufleet.io/stack": args.stack}
         images = pulumi.Output.from_input(args.registry_url).apply(
@@ -505,6 +570,16 @@ class TrafficRouter(pulumi.ComponentResource):
             }},
             opts=k8s_opts,
         )
+        after_ns = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace]))
+        self.network_policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol-{policy['metadata']['name']}",
+                metadata={**policy["metadata"], "labels": labels},
+                spec=policy["spec"],
+                opts=after_ns,
+            )
+            for policy in gateway_network_policies(args.release_weights)
+        ]
         self.controller = k8s.helm.v3.Release(
             f"{name}-envoy-gateway",
             name="eg",
@@ -516,10 +591,12 @@ class TrafficRouter(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace])),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace, *self.network_policies])
+            ),
         )
         after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.controller]))
-        annotations = load_balancer_annotations(args.cloud, args.stack, args.tags)
+        annotations = load_balancer_annotations(args.cloud, args.stack, args.tags, public=args.public)
         self.envoy_proxy = k8s.apiextensions.CustomResource(
             f"{name}-envoyproxy",
             api_version="gateway.envoyproxy.io/v1alpha1",
@@ -653,6 +730,15 @@ class WeightedEndpoint(pulumi.ComponentResource):
 # ---------------------------------------------------------------- program wiring
 
 
+def endpoint_is_public(cfg: StackConfig) -> bool:
+    """Global stacks serve the internet. A China stack does only once `gpufleet:compliance.publicEndpoint`
+    declares it (ICP filing, generative-AI filing, moderation; enforced by the policy pack)."""
+    if cfg.jurisdiction != "cn":
+        return True
+    compliance = getattr(cfg, "compliance", None)
+    return bool(compliance is not None and compliance.public_endpoint)
+
+
 def router_args(cfg: StackConfig, cluster: ClusterResult, traffic: TrafficConfig, releases: Iterable[str]) -> TrafficRouterArgs:
     """Every release of the stack is a backend; those not in releaseWeights get weight 0."""
     return TrafficRouterArgs(
@@ -663,6 +749,7 @@ def router_args(cfg: StackConfig, cluster: ClusterResult, traffic: TrafficConfig
         provider=cluster.provider,
         registry_url=cluster.registry_url,
         tags=cfg.tags,
+        public=endpoint_is_public(cfg),
     )
 
 
@@ -683,9 +770,14 @@ def build_traffic(
     traffic: TrafficConfig,
     releases: Iterable[str],
     opts: pulumi.ResourceOptions | None = None,
-) -> tuple[TrafficRouter, WeightedEndpoint]:
-    """The router (after the model servers: pass them in `opts.depends_on`), the DNS record, the output."""
-    router = TrafficRouter(cfg.stack, router_args(cfg, cluster, traffic, releases), opts)
-    endpoint = WeightedEndpoint(cfg.stack, endpoint_args(cfg, traffic, router.address))
+) -> tuple[TrafficRouter, WeightedEndpoint | None]:
+    """The router (after the model servers: pass them in `opts.depends_on`), the DNS record, the output.
+
+    A VPC-only gateway (a China stack without a declared public endpoint) gets no
+    public DNS record: a public name must never resolve to a private address.
+    """
+    args = router_args(cfg, cluster, traffic, releases)
+    router = TrafficRouter(cfg.stack, args, opts)
+    endpoint = WeightedEndpoint(cfg.stack, endpoint_args(cfg, traffic, router.address)) if args.public else None
     pulumi.export(OUTPUT_GATEWAY_ADDRESS, router.address)
     return router, endpoint

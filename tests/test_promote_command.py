@@ -1,0 +1,118 @@
+"""`gpufleet promote` end to end: refusals with their one line, and a dry run against the real simulator."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import edited_stack
+from gpufleet.cli import main
+from gpufleet.promote.audit import read_audit
+
+TRAFFIC = {"hostname": "assistant.example.com", "dnsZone": "example.com", "stackWeight": 50,
+           "releaseWeights": {"blue": 100, "green": 0}}
+# Small enough for a few seconds per gate against the simulator (itl_ms=5: ~0.7 s per request).
+QUICK_SLO = {"targetUsers": 8, "durationS": 3, "warmupS": 0.5, "ttftP95Ms": 2000, "minSamples": 10,
+             "maxErrorRate": 0.02, "minGoodput": 0.9}
+
+
+def project(tmp_path: Path, **changes: Any) -> Path:
+    """A project root whose stacks/ holds prod-us-east-1 with traffic and SLO blocks."""
+    stacks = tmp_path / "root" / "stacks"
+    stacks.mkdir(parents=True)
+    blocks = copy.deepcopy({"gpufleet:traffic": TRAFFIC, "gpufleet:slo": QUICK_SLO})
+    text = edited_stack("prod-us-east-1", {**blocks, **changes})
+    (stacks / "Pulumi.prod-us-east-1.yaml").write_text(text, encoding="utf-8")
+    return tmp_path / "root"
+
+
+def promote(tmp_path: Path, *extra: str, root: Path | None = None) -> list[str]:
+    return ["promote", "--stack", "prod-us-east-1", "--to", "green", "--root", str(root or project(tmp_path)),
+            "--audit-log", str(tmp_path / "audit.jsonl"), "--lock-dir", str(tmp_path / "locks"), *extra]
+
+
+@pytest.fixture
+def no_pulumi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+REFUSALS = [
+    ((), "gpufleet promote: applying weights needs the Pulumi CLI, which is not on PATH; install it "
+         "(https://www.pulumi.com/docs/install/), or rehearse with --dry-run --local"),
+    (("--dry-run",), "gpufleet promote: a dry run against the cluster reads the stack's outputs with the Pulumi CLI, "
+                     "which is not on PATH; install it, or rehearse with --dry-run --local"),
+    (("--local",), "gpufleet promote: --local needs --dry-run: a simulator's verdict must never move real traffic"),
+    (("--dry-run", "--local", "--host", "http://127.0.0.1:8000"),
+     "gpufleet promote: --local and --host both choose the gate's target; give one"),
+    (("--dry-run", "--sim", "itl_ms=5"), "gpufleet promote: --sim configures the local simulator; it needs --local"),
+    (("--steps", "50,10"), "gpufleet promote: --steps must rise strictly; 10 follows 50"),
+    (("--dry-run", "--local", "--settle", "-1"), "gpufleet promote: --settle and --timeout must be zero or more seconds"),
+]
+
+
+@pytest.mark.parametrize("extra, line", REFUSALS)
+def test_refusals_print_one_line_and_exit_2(tmp_path: Path, no_pulumi: None, capsys: pytest.CaptureFixture[str],
+                                             extra: tuple[str, ...], line: str) -> None:
+    assert main(promote(tmp_path, *extra)) == 2
+    captured = capsys.readouterr()
+    assert captured.err == line + "\n" and captured.out == ""
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_config_problems_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, **{"gpufleet:traffic.releaseWeights.blue": 90})
+    assert main(promote(tmp_path, "--dry-run", "--local", root=root)) == 2
+    assert capsys.readouterr().err == (
+        "gpufleet promote: stack 'prod-us-east-1': gpufleet:traffic.releaseWeights: weights must add up to 100; "
+        "got 90 (blue=90, green=0)\n"
+    )
+
+
+def test_unknown_release_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = promote(tmp_path, "--dry-run", "--local")
+    args[args.index("green")] = "purple"
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "gpufleet promote: --to 'purple' is not a release of stack 'prod-us-east-1' (allowed: blue, green)\n"
+    )
+
+
+@pytest.mark.slow
+def test_dry_run_against_the_local_simulator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "50,100", "--sim", "itl_ms=5", "--sim", "ttft_ms=50"))
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0, out
+    assert out[:3] == [
+        "promotion of green on stack prod-us-east-1 (DRY RUN: nothing will be applied)",
+        "  now:    blue=100, green=0",
+        "  step 1: blue=50, green=50  (green 50%)",
+    ]
+    assert "  checks: dry run against the local simulator (--local): there is no cluster, so the Kubernetes rollout " \
+           "check is skipped" in out
+    assert out.count("  verdict: pass (all objectives met under a valid measurement)") == 2
+    assert "step 2: would set blue=0, green=100 (dry run: nothing applied)" in out
+    assert out[-2] == "dry-run-passed: every check passed (dry run: nothing applied)"
+    events = read_audit(tmp_path / "audit.jsonl")
+    assert [e["event"] for e in events] == ["plan", "check", "apply", "check", "apply", "finished"]
+    checks = [e for e in events if e["event"] == "check"]
+    assert all(c["rollout"]["skipped"] and c["verdict"] == "pass" for c in checks)
+    ttft = next(c for c in checks[0]["gate"]["checks"] if c["name"] == "ttft_p95_ms")
+    assert 0 < ttft["observed"] < 2000
+    assert events[0]["target"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.slow
+def test_dry_run_that_fails_the_gate_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "100", "--sim", "itl_ms=5",
+                        "--sim", "error_rate=0.5"))
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1, out
+    assert out[-2].startswith("dry-run-failed: step 1 gate verdict fail: objectives missed: error_rate")
+    finished = read_audit(tmp_path / "audit.jsonl")[-1]
+    assert (finished["event"], finished["result"], finished["weights"]) == (
+        "finished", "dry-run-failed", {"blue": 100, "green": 0})
