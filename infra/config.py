@@ -22,8 +22,10 @@ from pydantic.alias_generators import to_camel
 from infra.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from infra.errors import ConfigError, StackConfigError
 from infra import naming, netplan
+from gpufleet.loadtest.slo import SloSpec
 from infra.compliance_config import ComplianceConfig
 from infra.release_config import Release, parse_image, parse_releases, validate_releases
+from infra.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
 PROJECT = "gpufleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +96,8 @@ class StackConfig(_Model):
     system_pool: NodePool
     gpu_pool: NodePool
     releases: dict[str, Release]
+    # Throughput and latency objectives a release must meet before traffic moves to it.
+    slo: SloSpec
     # Image with the cloud's storage CLI that copies bucket weights (required on
     # alicloud when a release loads weights from OSS; AWS has a default).
     weights_fetcher_image: str | None = None
@@ -103,6 +107,9 @@ class StackConfig(_Model):
     billing: Billing = Billing()
     # What the stack declares about its public service (China: ICP and AI filings, moderation).
     compliance: ComplianceConfig = ComplianceConfig()
+    # Public endpoint and weights: between this stack's releases, and of this stack in its
+    # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
+    traffic: TrafficConfig | None = None
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -370,6 +377,9 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
         # Releases are checked after the pools they must fit on.
         cfg = cfg.model_copy(update={"releases": _in_stack_registry(cfg, parse_releases(releases))})
         _check_releases(cfg)
+        if cfg.traffic is not None:
+            validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
+                             releases={n: r.replicas for n, r in cfg.releases.items()})
         return cfg
     except ConfigError as exc:
         raise StackConfigError(stack, exc.key, exc.message) from None
@@ -394,7 +404,9 @@ def read_pulumi_config() -> StackConfig:
         value = pulumi.Config(ns).get(name)
         if value is not None:
             raw[key] = value
-    return parse_stack_config(pulumi.get_stack(), raw)
+    cfg = parse_stack_config(pulumi.get_stack(), raw)
+    check_fleet(cfg)
+    return cfg
 
 
 def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
@@ -445,3 +457,21 @@ def load_stack(stack: str, text: str | None = None, root: Path | None = None) ->
         text = path.read_text(encoding="utf-8")
     raw, _ = raw_stack_config(text, root)
     return parse_stack_config(stack, raw)
+
+
+def check_fleet(cfg: StackConfig, root: Path | None = None) -> None:
+    """Rules across stacks (shared hostnames stay within one jurisdiction), with `cfg` in place of
+    its own file. Sibling stacks that do not validate are left to their own preview."""
+    members: dict[str, tuple[str, TrafficConfig]] = {}
+    for name in list_stacks(root):
+        if name == cfg.stack:
+            continue
+        try:
+            other = load_stack(name, root=root)
+        except StackConfigError:
+            continue
+        if other.traffic is not None:
+            members[name] = (other.jurisdiction, other.traffic)
+    if cfg.traffic is not None:
+        members[cfg.stack] = (cfg.jurisdiction, cfg.traffic)
+    validate_fleet(members)

@@ -82,4 +82,8 @@ def main() -> None:
     cluster = build_cluster(cfg)
     servers = deploy_model_servers(cfg, cluster)
     export_stack(cfg, cluster, servers)
+    if cfg.traffic is not None:
+        from infra.components.traffic import build_traffic
+        build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
+                      pulumi.ResourceOptions(depends_on=list(servers.values())))
     pulumi.export("cost", cost)

@@ -119,14 +119,16 @@ def test_public_china_endpoint_needs_filings_and_moderation():
 
 
 def test_undeclared_internet_load_balancer_in_china_is_caught():
-    preview = copy.deepcopy(cached_preview(CN))
+    from conftest import DELETE
+    undeclared = edited_stack(CN, {"gpufleet:compliance": DELETE})
+    preview = copy.deepcopy(preview_stack(CN, text=undeclared))
     preview.resources.append(ResourceView("kubernetes:core/v1:Service", "gateway", {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "gateway", "namespace": "gateway"},
         "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]}}))
-    assert mandatory(run_policies(preview, load_stack(CN))) == [("cn-undeclared-public-endpoint", "gateway")]
+    assert mandatory(run_policies(preview, load_stack(CN, text=undeclared))) == [
+        ("cn-undeclared-public-endpoint", "gateway")]
 
 
-@pytest.mark.skipif("compliance" not in StackConfig.model_fields, reason="gpufleet:compliance is not wired into StackConfig yet")
 def test_compliance_declared_in_the_stack_file_is_used():
     text = edited_stack(CN, {"gpufleet:compliance": {"publicEndpoint": True, "icpFiling": "浙ICP备12345678号"}})
     preview = preview_stack(CN, text=text)

@@ -404,14 +404,16 @@ def test_a_vpc_only_gateway_gets_an_internal_load_balancer() -> None:
 def test_china_endpoints_are_public_only_when_compliance_declares_it() -> None:
     from conftest import edited_stack
 
-    declared = edited_stack("prod-cn-hangzhou", {"gpufleet:compliance": {"publicEndpoint": True}})
+    from conftest import DELETE
+    undeclared = edited_stack("prod-cn-hangzhou", {"gpufleet:compliance": DELETE})
     assert t.endpoint_is_public(load_stack("prod-us-east-1"))
-    assert not t.endpoint_is_public(load_stack("prod-cn-hangzhou"))
-    assert t.endpoint_is_public(load_stack("prod-cn-hangzhou", text=declared))
+    assert not t.endpoint_is_public(load_stack("prod-cn-hangzhou", text=undeclared))
+    assert t.endpoint_is_public(load_stack("prod-cn-hangzhou"))  # the shipped stack declares its filings
 
 
 def test_build_traffic_gives_an_undeclared_china_endpoint_no_public_record() -> None:
-    cfg = load_stack("prod-cn-hangzhou")
+    from conftest import DELETE, edited_stack
+    cfg = load_stack("prod-cn-hangzhou", text=edited_stack("prod-cn-hangzhou", {"gpufleet:compliance": DELETE}))
     traffic = parse_traffic({"hostname": "assistant.cn.example.com", "dnsZone": "example.com", "stackWeight": 50,
                              "releaseWeights": {name: 100 if i == 0 else 0 for i, name in enumerate(sorted(cfg.releases))}})
     mocks = TrafficMocks(lb_ingress=[{"ip": "10.20.3.4"}])

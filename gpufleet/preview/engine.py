@@ -64,8 +64,8 @@ def _unsecret(value: Any) -> Any:
         return {k: _unsecret(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_unsecret(v) for v in value]
-    if isinstance(value, str) and value == rpc.UNKNOWN:
-        return "[unknown]"
+    if isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
+        return "[unknown]"  # known only after deploy, as in a real preview
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double
     return value

@@ -115,6 +115,14 @@ class FleetMocks(pulumi.runtime.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com", "id": self.region}
+        if token == "aws:route53/getZone:getZone":
+            name = str(args.args.get("name", "")).rstrip(".")
+            zone_id = "Z" + _short_hash(name, n=20).upper()
+            return {"zoneId": zone_id, "id": zone_id, "name": name, "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+                    "privateZone": bool(args.args.get("privateZone", False)), "resourceRecordSetCount": 12,
+                    "nameServers": [f"ns-{i}.awsdns-{i:02d}.com" for i in (101, 202, 303, 404)],
+                    "callerReference": f"gpufleet-{name}", "comment": "", "linkedServiceDescription": "",
+                    "linkedServicePrincipal": "", "primaryNameServer": "ns-101.awsdns-101.com", "tags": {}}
         if token == "alicloud:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ALICLOUD_ACCOUNT, "arn": f"acs:ram::{ALICLOUD_ACCOUNT}:root",
                     "identityType": "Account", "id": ALICLOUD_ACCOUNT}
