@@ -52,6 +52,8 @@ REFUSALS = [
     (("--dry-run", "--sim", "itl_ms=5"), "gpufleet promote: --sim configures the local simulator; it needs --local"),
     (("--steps", "50,10"), "gpufleet promote: --steps must rise strictly; 10 follows 50"),
     (("--dry-run", "--local", "--settle", "-1"), "gpufleet promote: --settle and --timeout must be zero or more seconds"),
+    (("--gate-rate", "12"), "gpufleet promote: --gate-rate and --gate-duration only shorten a --dry-run; a promotion "
+                            "gates at the stack's SLO load"),
 ]
 
 
@@ -116,3 +118,18 @@ def test_dry_run_that_fails_the_gate_exits_1(tmp_path: Path, capsys: pytest.Capt
     finished = read_audit(tmp_path / "audit.jsonl")[-1]
     assert (finished["event"], finished["result"], finished["weights"]) == (
         "finished", "dry-run-failed", {"blue": 100, "green": 0})
+
+
+def test_dry_run_gate_load_override_keeps_the_sample_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 1 req/s for 3 s cannot reach the SLO's minSamples (10): refused before any traffic
+    code = main(promote(tmp_path, "--dry-run", "--local", "--gate-rate", "1", "--gate-duration", "3"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gpufleet promote: --gate-rate/--gate-duration: ") and "minSamples" in err
+
+
+def test_local_simulator_serves_the_candidates_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "100", "--sim", "itl_ms=5", "--sim", "ttft_ms=50"))
+    assert code == 0
+    plan = read_audit(tmp_path / "audit.jsonl")[0]
+    assert plan["model"] == "qwen3-8b" or "qwen3-8b" in capsys.readouterr().out

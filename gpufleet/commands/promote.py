@@ -60,6 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"JSON-lines audit log to append to (default: {DEFAULT_AUDIT_LOG.relative_to(PROJECT_ROOT)})")
     p.add_argument("--root", type=Path, default=None, metavar="DIR",
                    help="project root with Pulumi.yaml and stacks/ (default: this checkout)")
+    p.add_argument("--gate-rate", type=float, default=None, metavar="R",
+                   help="with --dry-run: run each gate at this request rate instead of the SLO's (the SLO's "
+                        "thresholds and minSamples still apply)")
+    p.add_argument("--gate-duration", type=float, default=None, metavar="S",
+                   help="with --dry-run: measured seconds of each gate instead of the SLO's durationS")
     p.add_argument("--lock-dir", type=Path, default=None, metavar="DIR",
                    help=f"where the per-stack lock files live (default: ${LOCK_DIR_ENV} or "
                         f"{DEFAULT_LOCK_DIR.relative_to(PROJECT_ROOT)})")
@@ -85,6 +90,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
         raise CannotRun("--local and --host both choose the gate's target; give one")
     if args.settle < 0 or args.timeout < 0:
         raise CannotRun("--settle and --timeout must be zero or more seconds")
+    if (args.gate_rate is not None or args.gate_duration is not None) and not args.dry_run:
+        raise CannotRun("--gate-rate and --gate-duration only shorten a --dry-run; a promotion gates at the stack's SLO load")
     if not args.local and which("pulumi") is None:
         if args.dry_run:
             raise CannotRun("a dry run against the cluster reads the stack's outputs with the Pulumi CLI, which is "
@@ -172,7 +179,8 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             from gpufleet.simserver.launch import LocalServer
 
             try:
-                server = LocalServer(**parse_sim_options(args.sim))
+                # serve the candidate's model name, as the real release would
+                server = LocalServer(**{"model": inputs.served_models[args.candidate], **parse_sim_options(args.sim)})
             except (UsageError, TypeError, ValueError) as exc:
                 raise CannotRun(f"--sim: {exc}") from None
             try:
@@ -209,8 +217,17 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             gate = LoadTestGate(allow_remote=needs_remote(url))
         for line in plan_lines(plan, target, dry_run=args.dry_run, settle_s=args.settle, rollout_note=rollout_note):
             say(line)
+        slo = inputs.slo
+        if args.gate_rate is not None or args.gate_duration is not None:
+            from gpufleet.loadtest.slo import with_load
+            try:
+                slo = with_load(slo, rate=args.gate_rate, duration_s=args.gate_duration)
+            except ValueError as exc:
+                raise CannotRun(f"--gate-rate/--gate-duration: {exc}") from None
+            say(f"gate load for this dry run: {slo.target_rate} req/s for {slo.duration_s:g} s "
+                f"(stack SLO: {inputs.slo.target_rate or inputs.slo.target_users} for {inputs.slo.duration_s:g} s)")
         outcome = run_promotion(
-            plan, slo=inputs.slo, target=target, stack=traffic_stack, rollout=rollout, gate=gate, audit=audit,
+            plan, slo=slo, target=target, stack=traffic_stack, rollout=rollout, gate=gate, audit=audit,
             lock=lock, settle_s=args.settle, dry_run=args.dry_run, timeout_s=args.timeout or None, say=say,
         )
     say(f"{outcome.result.value}: {outcome.reason}")
