@@ -29,8 +29,7 @@ from gpufleet.cost.render import FORMATS, print_table, render, render_diff_markd
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class CannotRun(RuntimeError):
-    """The command cannot run in this environment (exit 2); str() is one line."""
+from gpufleet.commands._errors import CannotRun  # noqa: E402  (shared by the commands)
 
 
 class CostFailed(RuntimeError):

@@ -28,8 +28,7 @@ LOCAL_SKIP_REASON = ("dry run against the local simulator (--local): there is no
                      "so the Kubernetes rollout check is skipped")
 
 
-class CannotRun(RuntimeError):
-    """Nothing was done (exit 2); str() is one line."""
+from gpufleet.commands._errors import CannotRun  # noqa: E402  (shared by the commands)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
