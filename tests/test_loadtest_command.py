@@ -122,3 +122,11 @@ def test_users_and_rate_are_mutually_exclusive(capsys):
         main(["loadtest", "--users", "2", "--rate", "1"])
     assert info.value.code == 2
     assert "argument --rate: not allowed with argument --users" in capsys.readouterr().err
+
+
+def test_local_simulator_serves_the_stacks_main_release():
+    import argparse
+    from gpufleet.commands.loadtest import local_model
+    assert local_model(argparse.Namespace(stack="prod-us-east-1")) == {"model": "qwen2.5-7b-instruct"}
+    assert local_model(argparse.Namespace(stack="prod-cn-beijing")) == {"model": "qwen2.5-72b-instruct"}
+    assert local_model(argparse.Namespace(stack=None)) == {}

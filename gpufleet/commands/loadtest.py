@@ -191,6 +191,19 @@ class Progress:
             )
 
 
+def local_model(args: argparse.Namespace) -> dict[str, str]:
+    """With --stack, the simulator serves the name of the release taking the most traffic there."""
+    if not args.stack:
+        return {}
+    from infra.config import load_stack
+
+    cfg = load_stack(args.stack)
+    weights = cfg.traffic.release_weights if cfg.traffic else {}
+    name = max(cfg.releases, key=lambda r: (weights.get(r, 0), r == next(iter(cfg.releases))))
+    release = cfg.releases[name]
+    return {"model": release.served_model_name or release.model.lower()}
+
+
 def execute(args: argparse.Namespace, console: Console) -> LoadTestReport:
     slo = choose_slo(args)
     if args.from_run is not None:
@@ -215,7 +228,7 @@ def execute(args: argparse.Namespace, console: Console) -> LoadTestReport:
         from gpufleet.simserver.launch import LocalServer
 
         try:
-            server = LocalServer(**parse_sim_options(args.sim))
+            server = LocalServer(**{**local_model(args), **parse_sim_options(args.sim)})
         except (TypeError, ValueError) as exc:
             raise UsageError(f"--sim: {exc}") from None
         try:
