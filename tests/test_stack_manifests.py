@@ -31,6 +31,23 @@ def manifests(stack: str, *, core_only: bool = False) -> list[dict]:
     return [o for o in objs if not o["apiVersion"].startswith(CRD_GROUPS)] if core_only else objs
 
 
+# A Locust image built from this repo's loadtests/ and mirrored into each stack's registry.
+LOCUST_IMAGE = "gpufleet-loadtest:0.1.0@sha256:" + "7c1e" * 16
+
+
+def loadtest_manifests(stack: str) -> list[dict]:
+    """The in-cluster Locust master + workers for a stack's main release (load generated in region)."""
+    from gpufleet.loadtest.k8s import render_loadtest_manifests
+    from infra.naming import acr_vpc_host, ecr_host
+    cfg = load_stack(stack)
+    registry = (f"{acr_vpc_host(stack, cfg.region)}/gpufleet" if cfg.cloud == "alicloud"
+                else f"{ecr_host('123456789012', cfg.region)}/gpufleet/{stack}")
+    return render_loadtest_manifests("loadtest", f"{registry}/{LOCUST_IMAGE}",
+                                     "http://vllm-blue.llm-blue.svc.cluster.local:8000", 4, slo=cfg.slo,
+                                     target_namespace="llm-blue", kubernetes_version=cfg.cluster.kubernetes_version,
+                                     node_selector={"gpufleet.io/pool": "system"})
+
+
 def containers(obj: dict) -> list[dict]:
     spec = obj["spec"]["template"]["spec"]
     return spec.get("initContainers", []) + spec["containers"]
@@ -65,8 +82,8 @@ def test_every_release_is_deployed_on_the_gpu_pool(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_manifests_pass_strict_schema_of_the_clusters_version(stack):
     version = load_stack(stack).cluster.kubernetes_version
-    objects = manifests(stack, core_only=True)
-    assert len(objects) >= 8
+    objects = manifests(stack, core_only=True) + loadtest_manifests(stack)
+    assert len(objects) >= 18
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
 
@@ -76,6 +93,14 @@ def test_strict_validation_catches_a_misspelt_field():
     bad["spec"]["prots"] = bad["spec"].pop("ports")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, "1.35", strict=True)
+
+
+@pytest.mark.parametrize("stack", CN)
+def test_china_load_generators_run_in_region_from_the_stacks_registry(stack):
+    acr = f"gpufleet-{stack}-acr-registry-vpc.{load_stack(stack).region}.cr.aliyuncs.com/"
+    jobs = [o for o in loadtest_manifests(stack) if o["kind"] == "Job"]
+    assert len(jobs) == 2  # master and workers
+    assert all(c["image"].startswith(acr) for j in jobs for c in j["spec"]["template"]["spec"]["containers"])
 
 
 @pytest.mark.parametrize("stack", CN)
@@ -154,6 +179,7 @@ def test_bad_release_is_rejected_before_anything_is_registered(stack, changes, m
 def test_checkov_passes_every_stacks_manifests(tmp_path):
     for stack in STACKS:
         (tmp_path / f"{stack}.yaml").write_text(yaml.safe_dump_all(manifests(stack), sort_keys=False))
+        (tmp_path / f"{stack}-loadtest.yaml").write_text(yaml.safe_dump_all(loadtest_manifests(stack), sort_keys=False))
     proc = subprocess.run([str(ROOT / "scripts" / "checkov.sh"), "-d", str(tmp_path), "--framework", "kubernetes",
                            "-o", "json"], capture_output=True, text=True, timeout=1800)
     report = json.loads(proc.stdout)
