@@ -84,6 +84,22 @@ def test_invalid_when_the_client_saturated_even_if_objectives_are_missed():
     assert result.reason == "measurement not valid: client_cpu"
 
 
+def test_a_client_busy_enough_to_inflate_latency_cannot_pass():
+    # bench/loadtest_accuracy.py: at 0.82 of a core the client inflated p95 TTFT by ~10 ms,
+    # while every objective still looked met; the default limit must call that run invalid.
+    records = [rec(i) for i in range(100)]
+    result = evaluate(stats_of(records, processes=healthy(cpu=0.82)), CLOSED)
+    assert result.verdict is Verdict.INVALID
+    assert by_name(result)["client_cpu"].threshold == 0.60
+
+
+def test_a_lagging_event_loop_cannot_pass():
+    lagging = [ProcessSummary(process="local", users=2, cpu=((T0 + 1, 0.3),), loop_lag_ms=((T0 + 1, 19.5),), done=True)]
+    result = evaluate(stats_of([rec(i) for i in range(100)], processes=lagging), CLOSED)
+    assert result.verdict is Verdict.INVALID
+    assert result.reason == "measurement not valid: client_loop_lag_p99_ms"
+
+
 def test_invalid_when_fewer_users_than_the_target_ran():
     result = evaluate(stats_of([rec(i) for i in range(100)], processes=healthy(users=1)), CLOSED)
     assert (result.verdict, result.reason) == (Verdict.INVALID, "measurement not valid: users_started")

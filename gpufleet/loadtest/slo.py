@@ -79,11 +79,14 @@ class SloSpec(BaseModel):
     goodput_ttft_ms: float | None = None
     goodput_tpot_ms: float | None = None
 
-    # Validity of the measurement itself (the client, not the server).
+    # Validity of the measurement itself (the client, not the server). The client-health
+    # limits come from bench/loadtest_accuracy.py: runs within them reported p95 TTFT/ITL
+    # within max(2 ms, 3%) of the server's truth (client <= 0.4 core, loop lag p99 <= 5.5 ms),
+    # while a client at 0.82 core inflated p95 TTFT by ~10 ms and ITL by 33%.
     max_schedule_delay_p99_ms: float = 50.0
     min_achieved_rate_ratio: float = 0.95
-    max_client_cpu: float = 0.90
-    max_loop_lag_p99_ms: float = 100.0
+    max_client_cpu: float = 0.60
+    max_loop_lag_p99_ms: float = 10.0
 
     @field_validator("workload")
     @classmethod
