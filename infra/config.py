@@ -19,18 +19,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from infra.catalog import InstanceCatalog, InstanceType, load_instance_catalog
-from infra.errors import ConfigError, StackConfigError
-from infra import naming, netplan
 from gpufleet.loadtest.slo import SloSpec
+from infra import naming, netplan
+from infra.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from infra.compliance_config import ComplianceConfig
+from infra.errors import ConfigError, StackConfigError
 from infra.release_config import Release, parse_image, parse_releases, validate_releases
 from infra.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
 PROJECT = "gpufleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _THIS_CHECKOUT = PROJECT_ROOT
-STACKS_DIR = PROJECT_ROOT / "stacks"
 PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
 SECRET_PLACEHOLDER = "[secret]"
 
