@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -408,12 +409,21 @@ def read_pulumi_config() -> StackConfig:
     return cfg
 
 
-def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
-    """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
+def _project_file_text(root: Path | None) -> str:
     path = (root or PROJECT_ROOT) / "Pulumi.yaml"
     if not path.exists():  # a bare stacks/ copy (e.g. a scratch dir) shares this checkout's project
         path = _THIS_CHECKOUT / "Pulumi.yaml"
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return path.read_text(encoding="utf-8")
+
+
+def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
+    """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
+    return dict(_defaults_of(_project_file_text(root)))
+
+
+@lru_cache(maxsize=8)
+def _defaults_of(project_text: str) -> dict[str, Any]:
+    doc = yaml.safe_load(project_text) or {}
     out: dict[str, Any] = {}
     for key, decl in (doc.get("config") or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
@@ -434,7 +444,8 @@ def list_stacks(root: Path | None = None) -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
 
 
-def raw_stack_config(text: str, root: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+def raw_stack_config(text: str, root: Path | None = None, *,
+                     defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The stack's config as the engine would see it: project defaults, then the stack file's
     `config:` map, with secure values replaced by a placeholder.
 
@@ -442,7 +453,8 @@ def raw_stack_config(text: str, root: Path | None = None) -> tuple[dict[str, Any
     placeholder keeps them out of every output.
     """
     doc = yaml.safe_load(text) or {}
-    config = {**project_config_defaults(root), **(doc.get("config") or {})}
+    defaults = project_config_defaults(root) if defaults is None else defaults
+    config = {**defaults, **(doc.get("config") or {})}
     secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
     return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
 
@@ -454,7 +466,15 @@ def load_stack(stack: str, text: str | None = None, root: Path | None = None) ->
         if not path.exists():
             raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
         text = path.read_text(encoding="utf-8")
-    raw, _ = raw_stack_config(text, root)
+    return _parse_stack_text(stack, text, _project_file_text(root))
+
+
+@lru_cache(maxsize=256)
+def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
+    """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
+    a stack is validated once per content: the fleet check and the policy runner load every
+    stack for every stack previewed, which was quadratic in the number of stacks."""
+    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text))
     return parse_stack_config(stack, raw)
 
 
