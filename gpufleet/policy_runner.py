@@ -1,15 +1,13 @@
 """Run the CrossGuard pack's policies over an offline preview: violations with no cloud account.
 
-The rules are the ones `pulumi preview --policy-pack policy` runs (policy/gpufleet_policies);
+The rules are the ones `pulumi preview --policy-pack policy` runs (gpufleet/policies);
 here they see the resources the mock engine registered, with the stack's validated
 config as context, and the same `--policy-pack-config` semantics for levels and settings.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,22 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def _ensure_pack_importable() -> None:
-    """`policy/` is not an installed package (pyproject installs gpufleet* and infra*): use this checkout's."""
-    if importlib.util.find_spec("policy") is None and (ROOT / "policy" / "__init__.py").exists():
-        sys.path.insert(0, str(ROOT))
-
-
-_ensure_pack_importable()
-
-from infra.compliance_config import ComplianceConfig  # noqa: E402
-from policy.gpufleet_policies.context import context_from_config, context_from_resources  # noqa: E402
-from policy.gpufleet_policies.model import UNKNOWN, PolicyContext, PolicySpec, Resource, StackContext  # noqa: E402
-from policy.gpufleet_policies.registry import BY_ID, POLICIES  # noqa: E402
-from policy.gpufleet_policies.settings import (  # noqa: E402
+from gpufleet.core.compliance_config import ComplianceConfig
+from gpufleet.policies.context import context_from_config, context_from_resources
+from gpufleet.policies.model import UNKNOWN, PolicyContext, PolicySpec, Resource, StackContext
+from gpufleet.policies.registry import BY_ID, POLICIES
+from gpufleet.policies.settings import (
     PackConfig,
     check_pack_config,
     effective_level,
@@ -43,7 +31,7 @@ from policy.gpufleet_policies.settings import (  # noqa: E402
 
 if TYPE_CHECKING:
     from gpufleet.preview.engine import StackPreview
-    from infra.config import StackConfig
+    from gpufleet.core.config import StackConfig
 
 OFFLINE_UNKNOWN = "[unknown]"  # how gpufleet.preview.engine prints values not known at preview
 
@@ -122,7 +110,7 @@ def run_policies_for_previews(previews: Sequence["StackPreview"], *, root: Path 
                               policy_config: PackConfig | None = None,
                               today: date | None = None) -> dict[str, list[PolicyResult]]:
     """stack -> violations for each preview (what `gpufleet preview` shows); invalid stacks get []."""
-    from infra.config import load_stack
+    from gpufleet.core.config import load_stack
 
     return {p.stack: run_policies(p, load_stack(p.stack, root=root), policy_config=policy_config, today=today)
             if p.ok else [] for p in previews}

@@ -2,8 +2,8 @@
 
 import pulumi
 
-from infra.errors import StackConfigError
-from infra.program import main
+from gpufleet.core.errors import StackConfigError
+from gpufleet.infra.program import main
 
 try:
     main()

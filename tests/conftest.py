@@ -53,7 +53,7 @@ def cached_preview(stack: str):
 
 
 def shipped_stacks() -> list[str]:
-    from infra.config import list_stacks
+    from gpufleet.core.config import list_stacks
     return list_stacks()
 
 

@@ -3,9 +3,9 @@ validates can always be priced (and an unpriced type is never offered)."""
 
 import pytest
 
-from gpufleet.cost import default_price_catalog
-from infra.catalog import load_instance_catalog
-from infra.config import list_stacks, load_stack
+from gpufleet.core.cost import default_price_catalog
+from gpufleet.core.catalog import load_instance_catalog
+from gpufleet.core.config import list_stacks, load_stack
 
 CATALOG = load_instance_catalog()
 PRICES = default_price_catalog()

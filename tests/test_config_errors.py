@@ -5,8 +5,8 @@ import pytest
 
 from conftest import DELETE, edited_stack
 from gpufleet.preview.engine import preview_stack
-from infra.config import PROJECT_KEYS, load_stack
-from infra.errors import StackConfigError
+from gpufleet.core.config import PROJECT_KEYS, load_stack
+from gpufleet.core.errors import StackConfigError
 
 # The `gpufleet:` keys a stack may set; test_project_keys pins the list itself.
 ALLOWED_KEYS = ", ".join(PROJECT_KEYS)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpufleet.cost.catalog import (
+from gpufleet.core.cost.catalog import (
     PRICES_DIR,
     SERVICE_UNITS,
     InstanceEntry,
@@ -60,7 +60,7 @@ def test_every_live_price_has_a_source_a_date_and_a_derivation_when_estimated():
 
 
 def test_project_fx_rate_comes_from_pulumi_yaml_with_its_date():
-    from infra.cost_inputs import project_fx
+    from gpufleet.core.cost_inputs import project_fx
     fx = project_fx()
     assert str(fx.cny_per_usd) == "7.10" and fx.as_of.isoformat() == "2026-11-22"
     assert fx.source == "Pulumi.yaml gpufleet:cnyPerUsd"
@@ -134,4 +134,4 @@ def test_missing_price_file_is_one_line(tmp_path):
 
 
 def test_prices_dir_is_the_repo_catalog():
-    assert PRICES_DIR == Path(__file__).resolve().parents[1] / "infra" / "catalog" / "prices"
+    assert PRICES_DIR == Path(__file__).resolve().parents[1] / "gpufleet" / "core" / "catalog" / "prices"

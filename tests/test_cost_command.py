@@ -1,4 +1,4 @@
-"""`gpufleet cost` end to end, with stand-ins for infra.config / infra.cost_inputs.
+"""`gpufleet cost` end to end, with stand-ins for gpufleet.core.config / gpufleet.core.cost_inputs.
 
 The stand-ins read a tiny stack format so these tests pin the command's own
 behaviour (formats, --output, --loadtest, --diff against a real git repo, exit
@@ -17,8 +17,8 @@ import yaml
 
 from gpufleet.cli import build_parser
 from gpufleet.commands import cost as cost_cmd
-from gpufleet.cost import CostInputs, NodePoolInputs
-from infra.errors import StackConfigError
+from gpufleet.core.cost import CostInputs, NodePoolInputs
+from gpufleet.core.errors import StackConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"
 CATALOG = FIXTURES / "catalog"
@@ -186,7 +186,7 @@ def test_from_deployed_reads_each_stacks_cost_output(repo, capsys, monkeypatch):
 
     from pulumi import automation as auto
 
-    from gpufleet.cost import compute_stack_cost, load_fx, load_price_catalog, stack_cost_outputs
+    from gpufleet.core.cost import compute_stack_cost, load_fx, load_price_catalog, stack_cost_outputs
 
     (repo / "Pulumi.yaml").write_text("name: gpufleet\nruntime: python\n")
     catalog, fx = load_price_catalog(CATALOG), load_fx(CATALOG / "fx.yaml")

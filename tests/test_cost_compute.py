@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.cost import (
+from gpufleet.core.cost import (
     CostInputs,
     NodePoolInputs,
     PriceNotFoundError,
@@ -21,8 +21,8 @@ from gpufleet.cost import (
     stack_cost_from_outputs,
     stack_cost_outputs,
 )
-from gpufleet.cost.compute import stored_log_gb
-from gpufleet.cost.outputs import money
+from gpufleet.core.cost.compute import stored_log_gb
+from gpufleet.core.cost.outputs import money
 
 CATALOG_DIR = Path(__file__).parent / "fixtures" / "prices" / "catalog"
 CATALOG = load_price_catalog(CATALOG_DIR)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from gpufleet.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
+from gpufleet.core.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
 from gpufleet.cost.diff import diff_costs, total_change_usd
 from gpufleet.cost.render import render_diff_markdown
 

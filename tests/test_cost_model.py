@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from gpufleet.cost import CostInputError, CostInputs, FxRate, NodePoolInputs
+from gpufleet.core.cost import CostInputError, CostInputs, FxRate, NodePoolInputs
 
 FX = FxRate(Decimal("7.10"), date(2026, 11, 1), "https://example.test/fx")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
-from gpufleet.cost.outputs import money
-from gpufleet.cost.per_token import (
+from gpufleet.core.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
+from gpufleet.core.cost.outputs import money
+from gpufleet.core.cost.per_token import (
     LoadTestReportError,
     cost_per_million_tokens,
     load_loadtest_report,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from gpufleet.commands import prices as prices_cmd
-from gpufleet.cost.catalog import load_price_catalog, parse_cloud_prices
+from gpufleet.core.cost.catalog import load_price_catalog, parse_cloud_prices
 from gpufleet.cost.refresh import (
     ALICLOUD_SOURCE,
     AWS_SOURCE,
@@ -95,7 +95,7 @@ def test_merge_rejects_an_unknown_region():
 
 
 def test_live_catalog_survives_dump_unchanged():
-    from gpufleet.cost.catalog import PRICES_DIR
+    from gpufleet.core.cost.catalog import PRICES_DIR
 
     for name in ("aws.yaml", "alicloud.yaml"):
         text = (PRICES_DIR / name).read_text()

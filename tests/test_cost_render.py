@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
+from gpufleet.core.cost import CostInputs, NodePoolInputs, compute_stack_cost, load_fx, load_price_catalog
 from gpufleet.cost.chart import svg_monthly_chart
-from gpufleet.cost.per_token import cost_per_million_tokens, load_loadtest_report
+from gpufleet.core.cost.per_token import cost_per_million_tokens, load_loadtest_report
 from gpufleet.cost.render import (
     CSV_HEADER,
     fmt_money,

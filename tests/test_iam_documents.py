@@ -1,6 +1,6 @@
 import json
 
-from infra import iam_documents as d
+from gpufleet.core import iam_documents as d
 
 
 def test_irsa_trust_is_scoped_to_one_subject():

@@ -9,7 +9,7 @@ import pytest
 from gpufleet.loadtest.gate import Verdict, evaluate
 from gpufleet.loadtest.rawrun import ProcessSummary
 from gpufleet.loadtest.records import Outcome, RequestRecord
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.stats import compute_records
 
 T0 = 1_700_000_000.0

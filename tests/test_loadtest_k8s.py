@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gpufleet.loadtest.k8s import render_loadtest_manifests, scenario_files
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 
 SLO = SloSpec(workload="chinese_chat", target_rate=4, duration_s=120, warmup_s=15, ttft_p95_ms=800,
               min_samples=300)

@@ -15,7 +15,7 @@ from gpufleet.loadtest.rawrun import ProcessSummary, RawRun
 from gpufleet.loadtest.records import Outcome, RequestRecord
 from gpufleet.loadtest.report import summary_lines
 from gpufleet.loadtest.session import judge_run
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.writers import render_html, write_csv, write_json
 
 T0 = 1_700_000_000.0

@@ -6,7 +6,7 @@ import pydantic
 import pytest
 import yaml
 
-from gpufleet.loadtest.slo import SloSpec, with_load
+from gpufleet.core.slo import SloSpec, with_load
 
 STACK_YAML = """
 gpufleet:slo:

@@ -13,7 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from infra.manifests import (
+from gpufleet.core.manifests import (
     NVIDIA_DEVICE_PLUGIN_IMAGE,
     QUEUE_METRIC,
     GpuPluginRenderParams,
@@ -28,7 +28,7 @@ from infra.manifests import (
     startup_budget_seconds,
     weights_source_url,
 )
-from infra.release_config import Release, ResourceOverrides, load_model_catalog, resolve_release, validate_releases
+from gpufleet.core.release_config import Release, ResourceOverrides, load_model_catalog, resolve_release, validate_releases
 
 K8S_VERSION = "1.33"
 DIGEST = "sha256:" + "5f3c9a1e7b2d4c6e" * 4

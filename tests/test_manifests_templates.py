@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.manifests import TEMPLATES_DIR, load_template, render_template, substitute_tokens, tokens
+from gpufleet.core.manifests import TEMPLATES_DIR, load_template, render_template, substitute_tokens, tokens
 
 TEMPLATE = """\
 kind: Thing

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from infra.components.model_server import (
+from gpufleet.infra.components.model_server import (
     GpuDevicePlugin,
     GpuDevicePluginArgs,
     ModelServer,

@@ -1,6 +1,6 @@
 import pytest
 
-from infra.netplan import plan_subnets, private_network
+from gpufleet.core.netplan import plan_subnets, private_network
 
 
 def test_three_zones_in_a_slash_16():

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from gpufleet import policy_runner  # noqa: F401  (makes this checkout's policy/ importable)
-from infra.compliance_config import ComplianceConfig, Moderation
-from policy.gpufleet_policies import china_rules as cn
-from policy.gpufleet_policies.model import PolicyContext, StackContext, Violation
+from gpufleet.core.compliance_config import ComplianceConfig, Moderation
+from gpufleet.policies import china_rules as cn
+from gpufleet.policies.model import PolicyContext, StackContext, Violation
 
 STORE = "alicloud:log/store:Store"
 ACK = "alicloud:cs/managedKubernetes:ManagedKubernetes"

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from gpufleet import policy_runner  # noqa: F401  (makes this checkout's policy/ importable)
-from policy.gpufleet_policies import cloud_hardening as cloud
-from policy.gpufleet_policies.model import UNKNOWN, PolicyContext, Resource, StackContext, Violation
+from gpufleet.policies import cloud_hardening as cloud
+from gpufleet.policies.model import UNKNOWN, PolicyContext, Resource, StackContext, Violation
 
 EKS = "aws:eks/cluster:Cluster"
 ACK = "alicloud:cs/managedKubernetes:ManagedKubernetes"

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from infra.compliance_config import COMPLIANCE_KEY, ComplianceConfig, Moderation, parse_compliance
+from gpufleet.core.compliance_config import COMPLIANCE_KEY, ComplianceConfig, Moderation, parse_compliance
 
 FULL = {
     "publicEndpoint": True,

@@ -25,10 +25,9 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from conftest import ROOT
-from gpufleet import policy_runner  # noqa: F401  (makes this checkout's policy/ importable)
-from policy.gpufleet_policies import POLICIES, UNKNOWN
-from policy.gpufleet_policies.pack import plain, resource_context, stack_config_context
-from policy.gpufleet_policies.settings import PackConfigError, check_pack_config, effective_level, policy_settings
+from gpufleet.policies import POLICIES, UNKNOWN
+from gpufleet.policies.pack import plain, resource_context, stack_config_context
+from gpufleet.policies.settings import PackConfigError, check_pack_config, effective_level, policy_settings
 
 PACK_DIR = ROOT / "policy"
 BY_ID = {p.id: p for p in POLICIES}

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from gpufleet import policy_runner  # noqa: F401  (makes this checkout's policy/ importable)
-from policy.gpufleet_policies import residency
-from policy.gpufleet_policies.locations import host_regions, is_mainland, region_of
-from policy.gpufleet_policies.model import PolicyContext, StackContext
+from gpufleet.policies import residency
+from gpufleet.policies.locations import host_regions, is_mainland, region_of
+from gpufleet.policies.model import PolicyContext, StackContext
 
 ACR = "gpufleet-prod-cn-hangzhou-acr-registry-vpc.cn-hangzhou.cr.aliyuncs.com/gpufleet"
 VLLM = f"{ACR}/vllm-openai:v0.27.1@sha256:{'0' * 64}"

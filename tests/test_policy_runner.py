@@ -20,10 +20,10 @@ from gpufleet.policy_runner import (
     stack_context,
 )
 from gpufleet.preview.engine import ResourceView, StackPreview, preview_stack
-from infra.compliance_config import ComplianceConfig, Moderation
-from infra.config import StackConfig, load_stack
-from policy.gpufleet_policies.context import context_from_config
-from policy.gpufleet_policies.settings import PackConfigError
+from gpufleet.core.compliance_config import ComplianceConfig, Moderation
+from gpufleet.core.config import StackConfig, load_stack
+from gpufleet.policies.context import context_from_config
+from gpufleet.policies.settings import PackConfigError
 
 STACKS = shipped_stacks()
 CN = "prod-cn-hangzhou"

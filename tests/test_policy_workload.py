@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from gpufleet import policy_runner  # noqa: F401  (makes this checkout's policy/ importable)
-from policy.gpufleet_policies import workload_hardening as wl
-from policy.gpufleet_policies.model import PolicyContext, Resource, StackContext, Violation
+from gpufleet.policies import workload_hardening as wl
+from gpufleet.policies.model import PolicyContext, Resource, StackContext, Violation
 
 NS = "kubernetes:core/v1:Namespace"
 DEPLOY = "kubernetes:apps/v1:Deployment"

@@ -6,8 +6,8 @@ import pytest
 
 from conftest import cached_preview
 from previewing import by_suffix, of_type, one
-from infra import iam_documents
-from infra.config import load_stack
+from gpufleet.core import iam_documents
+from gpufleet.core.config import load_stack
 
 AWS = ["prod-us-east-1", "prod-eu-central-1", "prod-ap-northeast-1"]
 

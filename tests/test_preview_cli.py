@@ -35,8 +35,8 @@ def broken_stack_dir(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "stacks", stacks)
     (stacks / "Pulumi.prod-cn-hongkong.yaml").write_text(
         edited_stack("prod-cn-hangzhou", {"alicloud:region": "cn-hongkong"}))
-    import infra.config
-    monkeypatch.setattr(infra.config, "PROJECT_ROOT", tmp_path)
+    import gpufleet.core.config
+    monkeypatch.setattr(gpufleet.core.config, "PROJECT_ROOT", tmp_path)
     return tmp_path
 
 

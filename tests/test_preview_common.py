@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import cached_preview, shipped_stacks
-from infra.catalog import load_instance_catalog
-from infra.config import load_stack
+from gpufleet.core.catalog import load_instance_catalog
+from gpufleet.core.config import load_stack
 
 STACKS = shipped_stacks()
 CN = [s for s in STACKS if load_stack(s).jurisdiction == "cn"]

@@ -10,7 +10,7 @@ from pulumi.automation import Deployment, OutputValue
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError
 
 from gpufleet.loadtest.gate import Verdict, harness_failure
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.promote.automation import PulumiStack, last_line, route_urns, weight_config
 from gpufleet.promote.gates import LoadTestGate, needs_remote
 from gpufleet.promote.machine import ApplyError

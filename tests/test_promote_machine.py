@@ -13,7 +13,7 @@ from typing import Any
 
 
 from gpufleet.loadtest.gate import Check, GateResult, Verdict
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.promote.audit import AuditLog, read_audit
 from gpufleet.promote.lock import PromotionLock
 from gpufleet.promote.machine import (
@@ -26,7 +26,7 @@ from gpufleet.promote.machine import (
 )
 from gpufleet.promote.plan import build_plan
 from gpufleet.promote.session import run_promotion
-from infra.traffic_config import parse_traffic
+from gpufleet.core.traffic_config import parse_traffic
 
 SLO = SloSpec.model_validate({"targetUsers": 8, "durationS": 60, "ttftP95Ms": 800, "minSamples": 100})
 TRAFFIC = parse_traffic({"hostname": "assistant.example.com", "dnsZone": "example.com", "stackWeight": 50,

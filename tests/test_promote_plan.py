@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpufleet.promote.plan import PlanError, build_plan, parse_steps, weights_at
-from infra.traffic_config import parse_traffic
+from gpufleet.core.traffic_config import parse_traffic
 
 TRAFFIC = parse_traffic({"hostname": "assistant.example.com", "dnsZone": "example.com", "stackWeight": 50,
                          "releaseWeights": {"blue": 100}})

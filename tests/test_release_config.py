@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.errors import ConfigError
-from infra.release_config import (
+from gpufleet.core.errors import ConfigError
+from gpufleet.core.release_config import (
     GIB,
     Release,
     acr_region,
@@ -84,7 +84,7 @@ def test_catalog_has_the_required_models_and_every_gpu_model():
 
 
 def test_catalog_matches_the_gpu_models_of_the_instance_catalog():
-    from infra.catalog import load_instance_catalog
+    from gpufleet.core.catalog import load_instance_catalog
 
     instances = load_instance_catalog()
     used = {t.gpu.model for c in instances.clouds.values() for t in c.instance_types.values() if t.gpu}

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from conftest import cached_preview, edited_stack, shipped_stacks
-from gpufleet.cost import compute_stack_cost, default_price_catalog, stack_cost_outputs
+from gpufleet.core.cost import compute_stack_cost, default_price_catalog, stack_cost_outputs
 from gpufleet.preview.engine import preview_stack
-from infra.config import load_stack
-from infra.cost_inputs import cost_inputs_for, fx_for, weights_in_bucket_gb
+from gpufleet.core.config import load_stack
+from gpufleet.core.cost_inputs import cost_inputs_for, fx_for, weights_in_bucket_gb
 
 STACKS = shipped_stacks()
 
@@ -51,7 +51,7 @@ def test_billed_counts_match_registered_resources(stack):
 def test_bucket_holds_the_weights_of_bucket_releases_only():
     assert weights_in_bucket_gb(load_stack("prod-cn-hangzhou")) == 0  # ModelScope releases
     us = load_stack("prod-us-east-1")  # Qwen2.5-7B + Qwen3-8B from S3
-    from infra.release_config import load_model_catalog
+    from gpufleet.core.release_config import load_model_catalog
     cat = load_model_catalog()
     want = Decimal(str(cat.model("Qwen2.5-7B-Instruct").weights_gb)) + Decimal(str(cat.model("Qwen3-8B").weights_gb))
     assert weights_in_bucket_gb(us) == want

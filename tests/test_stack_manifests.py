@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, cached_preview, edited_stack, shipped_stacks
 from gpufleet.preview.engine import preview_stack
-from infra.config import load_stack
+from gpufleet.core.config import load_stack
 
 STACKS = shipped_stacks()
 CN = [s for s in STACKS if load_stack(s).jurisdiction == "cn"]
@@ -38,7 +38,7 @@ LOCUST_IMAGE = "gpufleet-loadtest:0.1.0@sha256:" + "7c1e" * 16
 def loadtest_manifests(stack: str) -> list[dict]:
     """The in-cluster Locust master + workers for a stack's main release (load generated in region)."""
     from gpufleet.loadtest.k8s import render_loadtest_manifests
-    from infra.naming import acr_vpc_host, ecr_host
+    from gpufleet.core.naming import acr_vpc_host, ecr_host
     cfg = load_stack(stack)
     registry = (f"{acr_vpc_host(stack, cfg.region)}/gpufleet" if cfg.cloud == "alicloud"
                 else f"{ecr_host('123456789012', cfg.region)}/gpufleet/{stack}")

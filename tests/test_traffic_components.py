@@ -13,11 +13,11 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.output import Unknown
 
-from infra.components import traffic as t
-from infra.config import load_stack
-from infra.manifests import render_release
-from infra.traffic_config import parse_traffic
-from infra.workloads import release_params
+from gpufleet.infra.components import traffic as t
+from gpufleet.core.config import load_stack
+from gpufleet.core.manifests import render_release
+from gpufleet.core.traffic_config import parse_traffic
+from gpufleet.core.workloads import release_params
 
 ACR = "gpufleet-prod-cn-hangzhou-acr-registry-vpc.cn-hangzhou.cr.aliyuncs.com/gpufleet"
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpufleet/prod-us-east-1"
@@ -281,7 +281,7 @@ def test_build_traffic_serves_every_release_and_exports_the_gateway_address() ->
     mocks = TrafficMocks(lb_ingress=[{"hostname": NLB}])
 
     def program() -> pulumi.Output[Any]:
-        from infra.components.base import ClusterResult
+        from gpufleet.infra.components.base import ClusterResult
 
         cluster = ClusterResult(
             cluster_name=pulumi.Output.from_input("eks"), kubeconfig=pulumi.Output.secret("{}"),
@@ -419,7 +419,7 @@ def test_build_traffic_gives_an_undeclared_china_endpoint_no_public_record() -> 
     mocks = TrafficMocks(lb_ingress=[{"ip": "10.20.3.4"}])
 
     def program() -> pulumi.Output[Any]:
-        from infra.components.base import ClusterResult
+        from gpufleet.infra.components.base import ClusterResult
 
         cluster = ClusterResult(
             cluster_name=pulumi.Output.from_input("ack"), kubeconfig=pulumi.Output.secret("{}"),

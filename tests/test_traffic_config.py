@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.errors import ConfigError, StackConfigError
-from infra.traffic_config import TrafficConfig, parse_traffic, validate_fleet, validate_traffic
+from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.traffic_config import TrafficConfig, parse_traffic, validate_fleet, validate_traffic
 
 GOOD = {
     "hostname": "assistant.cn.example.com",

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import cached_preview, edited_stack, shipped_stacks
 from gpufleet.preview.engine import preview_stack
-from infra.config import check_fleet, load_stack
-from infra.errors import StackConfigError
+from gpufleet.core.config import check_fleet, load_stack
+from gpufleet.core.errors import StackConfigError
 
 
 def test_every_shipped_stack_has_a_gated_endpoint():

@@ -1,7 +1,7 @@
 """`gpufleet cost`: monthly cost of every stack, as a table or a finance report.
 
-Inputs come only from the stack files, through `infra.config.load_stack` and
-`infra.cost_inputs.cost_inputs_for` (imported when needed), or with
+Inputs come only from the stack files, through `gpufleet.core.config.load_stack` and
+`gpufleet.core.cost_inputs.cost_inputs_for` (imported when needed), or with
 `--from-deployed` from each deployed stack's `cost` output. Exit codes: 0 ok,
 1 a cost could not be computed (missing price, bad config or report), 2 the
 command cannot run here (missing tool or module, bad arguments).
@@ -17,13 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from gpufleet.cost.catalog import PRICES_DIR, PriceCatalog, PriceCatalogError, PriceNotFoundError, load_fx, load_price_catalog
-from gpufleet.cost.compute import compute_stack_cost
+from gpufleet.core.cost.catalog import PRICES_DIR, PriceCatalog, PriceCatalogError, PriceNotFoundError, load_fx, load_price_catalog
+from gpufleet.core.cost.compute import compute_stack_cost
 from gpufleet.cost.diff import diff_costs
 from gpufleet.cost.gitrev import GitError, stack_names_at, stack_text_at
-from gpufleet.cost.model import CostInputError, FxRate, StackCost, to_decimal
-from gpufleet.cost.outputs import OutputsError, stack_cost_from_outputs
-from gpufleet.cost.per_token import LoadTestReportError, TokenCost, cost_per_million_tokens, load_loadtest_report
+from gpufleet.core.cost.model import CostInputError, FxRate, StackCost, to_decimal
+from gpufleet.core.cost.outputs import OutputsError, stack_cost_from_outputs
+from gpufleet.core.cost.per_token import LoadTestReportError, TokenCost, cost_per_million_tokens, load_loadtest_report
 from gpufleet.cost.render import FORMATS, print_table, render, render_diff_markdown
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def parse_loadtest_args(values: Sequence[str]) -> dict[str, Path]:
 
 def fx_from_args(rate: str | None, as_of: str | None, prices_dir: Path) -> FxRate:
     if rate is None and as_of is None:
-        from infra.cost_inputs import project_fx  # the project-wide rate in Pulumi.yaml
+        from gpufleet.core.cost_inputs import project_fx  # the project-wide rate in Pulumi.yaml
         return project_fx()
     if rate is None or as_of is None:
         raise CannotRun("--cny-per-usd and --fx-as-of go together (a rate always carries its date)")
@@ -94,13 +94,13 @@ def fx_from_args(rate: str | None, as_of: str | None, prices_dir: Path) -> FxRat
 
 def _config_functions() -> tuple[Callable[..., object], Callable[[], list[str]], Callable[[object], object]]:
     """The stack-config readers, imported when a report needs them (keeps `--help` fast)."""
-    from infra.config import list_stacks, load_stack
-    from infra.cost_inputs import cost_inputs_for
+    from gpufleet.core.config import list_stacks, load_stack
+    from gpufleet.core.cost_inputs import cost_inputs_for
     return load_stack, list_stacks, cost_inputs_for
 
 
 def _stack_errors() -> tuple[type[BaseException], ...]:
-    from infra.errors import ConfigError, StackConfigError
+    from gpufleet.core.errors import ConfigError, StackConfigError
 
     return (StackConfigError, ConfigError)
 

@@ -23,7 +23,7 @@ from gpufleet.loadtest.gate import Verdict
 from gpufleet.loadtest.rawrun import read_run, write_run
 from gpufleet.loadtest.report import LoadTestReport, summary_lines
 from gpufleet.loadtest.session import judge_run, run_gate
-from gpufleet.loadtest.slo import SloSpec, with_load
+from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.target import TargetError
 from gpufleet.loadtest.writers import write_csv, write_html, write_json
 
@@ -98,7 +98,7 @@ def register(subparsers: Any) -> None:
 
 def load_stack_slo(stack: str) -> SloSpec:
     """The `gpufleet:slo` block of a stack, via the one config reader (imported lazily)."""
-    from infra.config import load_stack
+    from gpufleet.core.config import load_stack
 
     config = load_stack(stack)
     slo = getattr(config, "slo", None)
@@ -195,7 +195,7 @@ def local_model(args: argparse.Namespace) -> dict[str, str]:
     """With --stack, the simulator serves the name of the release taking the most traffic there."""
     if not args.stack:
         return {}
-    from infra.config import load_stack
+    from gpufleet.core.config import load_stack
 
     cfg = load_stack(args.stack)
     weights = cfg.traffic.release_weights if cfg.traffic else {}

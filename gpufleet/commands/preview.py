@@ -37,7 +37,7 @@ def policy_cell(results) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infra.config import list_stacks
+    from gpufleet.core.config import list_stacks
     from gpufleet.preview.engine import prepare, preview_stack
 
     from gpufleet.policy_runner import (

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import yaml
 
-from gpufleet.cost.catalog import CLOUD_FILES, PRICES_DIR, InstanceEntry, PriceCatalogError, load_price_catalog, parse_cloud_prices
+from gpufleet.core.cost.catalog import CLOUD_FILES, PRICES_DIR, InstanceEntry, PriceCatalogError, load_price_catalog, parse_cloud_prices
 from gpufleet.cost.refresh import (
     FetchedPrice,
     PriceParseError,

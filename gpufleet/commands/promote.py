@@ -120,7 +120,7 @@ def kubeconfig_from_outputs(stack: str, outputs: dict[str, Any]) -> dict[str, An
 
 
 def gateway_url(stack: str, outputs: dict[str, Any], candidate: str) -> str:
-    from infra.components.traffic import OUTPUT_GATEWAY_ADDRESS, release_path
+    from gpufleet.infra.components.traffic import OUTPUT_GATEWAY_ADDRESS, release_path
 
     address = outputs.get(OUTPUT_GATEWAY_ADDRESS)
     if not address:
@@ -218,7 +218,7 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             say(line)
         slo = inputs.slo
         if args.gate_rate is not None or args.gate_duration is not None:
-            from gpufleet.loadtest.slo import with_load
+            from gpufleet.core.slo import with_load
             try:
                 slo = with_load(slo, rate=args.gate_rate, duration_s=args.gate_duration)
             except ValueError as exc:

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Sequence
 
-from gpufleet.cost.model import StackCost
+from gpufleet.core.cost.model import StackCost
 
 CATEGORY_COLOURS = {
     "compute": "#4e79a7",

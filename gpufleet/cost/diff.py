@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Mapping
 
-from gpufleet.cost.model import StackCost
+from gpufleet.core.cost.model import StackCost
 
 Status = Literal["added", "removed", "changed", "unchanged"]
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
-from gpufleet.cost.model import CostInputError, to_decimal
+from gpufleet.core.cost.model import CostInputError, to_decimal
 
 AWS_SOURCE = "https://api.pricing.us-east-1.amazonaws.com/"  # Price List Query API endpoint
 ALICLOUD_SOURCE = "https://ecs.aliyuncs.com/?Action=DescribePrice"

@@ -20,9 +20,9 @@ from rich.table import Table
 
 from gpufleet.cost.chart import svg_monthly_chart
 from gpufleet.cost.diff import StackChange, total_change_usd
-from gpufleet.cost.model import HOURS_PER_MONTH, StackCost
-from gpufleet.cost.outputs import HOURLY_PLACES, exact, money, quantity_text, stack_cost_outputs
-from gpufleet.cost.per_token import TokenCost
+from gpufleet.core.cost.model import HOURS_PER_MONTH, StackCost
+from gpufleet.core.cost.outputs import HOURLY_PLACES, exact, money, quantity_text, stack_cost_outputs
+from gpufleet.core.cost.per_token import TokenCost
 
 SYMBOLS = {"USD": "$", "CNY": "¥"}
 FLAG = "⚠"

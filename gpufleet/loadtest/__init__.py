@@ -14,7 +14,7 @@ writers. The public API for other commands (e.g. `gpufleet promote`)::
 from gpufleet.loadtest.gate import Check, GateResult, Verdict, evaluate
 from gpufleet.loadtest.report import LoadTestReport
 from gpufleet.loadtest.session import judge_run, run_gate
-from gpufleet.loadtest.slo import SloSpec, with_load
+from gpufleet.core.slo import SloSpec, with_load
 
 __all__ = [
     "Check",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.stats import RunStats
 
 

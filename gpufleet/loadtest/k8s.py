@@ -25,9 +25,9 @@ from gpufleet.loadtest.runner import (
     locust_args,
     locustfile_for,
 )
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.target import check_target
-from infra.manifests import RUN_AS_USER, pss_version, render_template
+from gpufleet.core.manifests import RUN_AS_USER, pss_version, render_template
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s" / "loadtest"
 MOUNT = "/opt/loadtests"

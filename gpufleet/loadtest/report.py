@@ -13,7 +13,7 @@ from typing import Any
 
 from gpufleet.loadtest.gate import GateResult
 from gpufleet.loadtest.rawrun import RawRun
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.stats import Distribution, RunStats
 
 SCHEMA_ID = "gpufleet.loadtest.report/v1"

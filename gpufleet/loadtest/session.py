@@ -16,7 +16,7 @@ from gpufleet.loadtest.gate import evaluate
 from gpufleet.loadtest.rawrun import RawRun
 from gpufleet.loadtest.report import LoadTestReport
 from gpufleet.loadtest.runner import LoadPlan, run_locust
-from gpufleet.loadtest.slo import SloSpec, with_load
+from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.stats import compute
 from gpufleet.loadtest.target import check_target
 

@@ -22,8 +22,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
-from infra.errors import StackConfigError
+from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.mocks import FleetMocks
 
 SECRET_SIG = rpc._special_sig_key
@@ -95,9 +95,9 @@ def prepare() -> None:
     """
     import gc
 
-    import infra.program  # noqa: F401
-    import infra.components.alicloud  # noqa: F401
-    import infra.components.aws  # noqa: F401
+    import gpufleet.infra.program  # noqa: F401
+    import gpufleet.infra.components.alicloud  # noqa: F401
+    import gpufleet.infra.components.aws  # noqa: F401
     gc.collect()
     gc.freeze()
 
@@ -123,7 +123,7 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     """Evaluate `program` (default: the real infra program) for `stack`; never raises for bad config."""
     started = time.perf_counter()
     if program is None:
-        from infra.program import main as program
+        from gpufleet.infra.program import main as program
     if text is None:
         path = stack_file(stack, root)
         if not path.exists():

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpufleet.loadtest.gate import GateResult, harness_failure
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.target import TargetError, is_loopback_host
 
 

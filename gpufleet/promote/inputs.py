@@ -1,6 +1,6 @@
 """What a promotion reads from the stack's config, through one switchable function.
 
-`load_inputs` uses `infra.config.load_stack` once StackConfig has the
+`load_inputs` uses `gpufleet.core.config.load_stack` once StackConfig has the
 `traffic`, `slo` and `releases` fields (then every rule of the config module
 applies). Until then it reads the same stack file and parses just those keys
 with their own models, so the promotion never reads config any other way.
@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gpufleet.loadtest.slo import SloSpec
-from infra.errors import ConfigError, StackConfigError
-from infra.traffic_config import TrafficConfig, parse_traffic, validate_traffic
+from gpufleet.core.slo import SloSpec
+from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.traffic_config import TrafficConfig, parse_traffic, validate_traffic
 
 NEEDED_FIELDS = ("traffic", "slo", "releases")
 
@@ -38,7 +38,7 @@ class PromotionInputs:
 
 
 def load_inputs(stack: str, root: Path | None = None) -> PromotionInputs:
-    from infra.config import StackConfig, load_stack
+    from gpufleet.core.config import StackConfig, load_stack
 
     try:
         if all(name in StackConfig.model_fields for name in NEEDED_FIELDS):
@@ -67,8 +67,8 @@ def _inputs(stack: str, cloud: str, jurisdiction: str, traffic: TrafficConfig | 
 
 
 def _from_stack_file(stack: str, root: Path | None) -> PromotionInputs:
-    from infra.config import PROJECT, list_stacks, raw_stack_config, stack_file
-    from infra.release_config import parse_releases
+    from gpufleet.core.config import PROJECT, list_stacks, raw_stack_config, stack_file
+    from gpufleet.core.release_config import parse_releases
 
     path = stack_file(stack, root)
     if not path.exists():

@@ -27,7 +27,7 @@ from types import FrameType, TracebackType
 from typing import Any, Protocol
 
 from gpufleet.loadtest.gate import GateResult, harness_failure
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.promote.audit import AuditLog
 from gpufleet.promote.plan import Plan, Step, format_weights
 

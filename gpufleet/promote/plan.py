@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra.errors import ConfigError
-from infra.traffic_config import WEIGHT_TOTAL, TrafficConfig, validate_traffic
+from gpufleet.core.errors import ConfigError
+from gpufleet.core.traffic_config import WEIGHT_TOTAL, TrafficConfig, validate_traffic
 
 DEFAULT_STEPS = (10, 50, 100)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from gpufleet.loadtest.slo import SloSpec
+from gpufleet.core.slo import SloSpec
 from gpufleet.promote.audit import AuditLog
 from gpufleet.promote.lock import LockHeld, PromotionLock
 from gpufleet.promote.machine import (

@@ -1,0 +1,496 @@
+"""The only reader of stack configuration.
+
+`pulumi up` reads config through `pulumi.Config`; the `gpufleet` tools read the
+same `stacks/Pulumi.<stack>.yaml` files directly. Both paths end in
+`parse_stack_config`, which turns the raw key/value map into a frozen, validated
+`StackConfig` or raises `StackConfigError` with one line that names the stack,
+the key and what is allowed. Nothing is registered before this has succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from gpufleet.core.slo import SloSpec
+from gpufleet.core import naming, netplan
+from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
+from gpufleet.core.compliance_config import ComplianceConfig
+from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
+from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
+
+PROJECT = "gpufleet"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_THIS_CHECKOUT = PROJECT_ROOT
+PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
+SECRET_PLACEHOLDER = "[secret]"
+
+# CloudWatch Logs accepts only these retention periods (days).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                             1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# China's Cybersecurity Law art. 21: network logs kept for no less than six months.
+CN_MIN_LOG_RETENTION_DAYS = 184
+
+
+class _Model(BaseModel):
+    """Frozen, camelCase in YAML, unknown keys rejected (typos never fall back to defaults)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class NodePool(_Model):
+    instance_type: str
+    min_size: int = Field(ge=0)
+    desired_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    disk_size_gb: int = Field(default=100, ge=20, le=2000)
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+
+
+class Network(_Model):
+    vpc_cidr: str
+    zones: tuple[str, ...]
+    service_cidr: str
+    # Alibaba ACK with Flannel needs a pod CIDR; on AWS pods take VPC addresses (VPC CNI).
+    pod_cidr: str | None = None
+
+
+class Cluster(_Model):
+    kubernetes_version: str
+    public_endpoint: bool = False
+    public_access_cidrs: tuple[str, ...] = ()
+    log_retention_days: int = Field(default=365, ge=1, le=3650)
+    deletion_protection: bool = True
+
+
+class Billing(_Model):
+    """Monthly volumes the cost report cannot read from the resources themselves."""
+
+    log_ingest_gb_month: Decimal = Field(default=Decimal(50), ge=0)
+    nat_processed_gb_month: Decimal = Field(default=Decimal(200), ge=0)
+
+
+class StackConfig(_Model):
+    """Everything one stack needs, validated. Field aliases are the `gpufleet:` keys."""
+
+    stack: str = Field(exclude=True)
+    cloud: Literal["aws", "alicloud"]
+    region: str = Field(exclude=True)
+    jurisdiction: Literal["cn", "global"]
+    environment: Literal["prod", "staging", "dev"]
+    team: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    cost_centre: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+    network: Network
+    cluster: Cluster
+    system_pool: NodePool
+    gpu_pool: NodePool
+    releases: dict[str, Release]
+    # Throughput and latency objectives a release must meet before traffic moves to it.
+    slo: SloSpec
+    # Image with the cloud's storage CLI that copies bucket weights (required on
+    # alicloud when a release loads weights from OSS; AWS has a default).
+    weights_fetcher_image: str | None = None
+    # Project-wide in Pulumi.yaml; a stack may override.
+    cny_per_usd: Decimal = Field(gt=Decimal("0.5"), lt=Decimal(50))
+    fx_as_of: date
+    billing: Billing = Billing()
+    # What the stack declares about its public service (China: ICP and AI filings, moderation).
+    compliance: ComplianceConfig = ComplianceConfig()
+    # Public endpoint and weights: between this stack's releases, and of this stack in its
+    # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
+    traffic: TrafficConfig | None = None
+
+    # -- derived facts, so that components never re-derive them differently --
+    @property
+    def project(self) -> str:
+        return PROJECT
+
+    @property
+    def gpu_instance(self) -> InstanceType:
+        return load_instance_catalog().cloud(self.cloud).instance_types[self.gpu_pool.instance_type]
+
+    @property
+    def gpus_per_node(self) -> int:
+        gpu = self.gpu_instance.gpu
+        assert gpu is not None
+        return gpu.count
+
+    @property
+    def gpu_model(self) -> str:
+        gpu = self.gpu_instance.gpu
+        assert gpu is not None
+        return gpu.model
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The one set of tags every taggable resource carries (cost allocation)."""
+        return {
+            "project": PROJECT,
+            "stack": self.stack,
+            "environment": self.environment,
+            "team": self.team,
+            "cost-centre": self.cost_centre,
+            "jurisdiction": self.jurisdiction,
+            "managed-by": "pulumi",
+        }
+
+
+# Top-level `gpufleet:` keys, derived from the model so the list cannot drift.
+PROJECT_KEYS = tuple(
+    sorted(f.alias or name for name, f in StackConfig.model_fields.items() if name not in ("stack", "region"))
+)
+
+
+def _key(path: tuple[str | int, ...]) -> str:
+    head, *rest = [str(p) for p in path]
+    return f"{PROJECT}:{head}" + "".join(f".{p}" for p in rest)
+
+
+def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of a config path, if any."""
+    model: type[BaseModel] | None = StackConfig
+    for part in path:
+        if model is None or isinstance(part, int):
+            continue
+        by_alias = {(f.alias or n): f for n, f in model.model_fields.items()}
+        field = by_alias.get(str(part))
+        if field is None:
+            return model
+        ann = field.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if model is None:
+            args = getattr(ann, "__args__", ())
+            nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            model = nested[0] if nested else None
+    return model
+
+
+def _allowed_keys(model: type[BaseModel]) -> str:
+    return ", ".join(sorted(f.alias or n for n, f in model.model_fields.items() if n not in ("stack", "region")))
+
+
+def _pydantic_error(err: Mapping[str, Any]) -> ConfigError:
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        owner = _model_at(loc[:-1]) if len(loc) > 1 else StackConfig
+        allowed = _allowed_keys(owner) if owner else "none"
+        return ConfigError(_key(loc), f"unknown key (allowed: {allowed})")
+    if err["type"] == "missing":
+        return ConfigError(_key(loc), "is required")
+    msg = err["msg"]
+    if err["type"] == "string_pattern_mismatch":
+        msg = f"must match {err['ctx']['pattern']}"
+    return ConfigError(_key(loc), f"{msg}; got {err['input']!r}")
+
+
+# ---------------------------------------------------------------- semantics
+
+
+def _check_placement(raw_regions: Mapping[str, str | None], cfg: dict[str, Any], catalog: InstanceCatalog) -> str:
+    """Cloud, jurisdiction and region must agree; returns the region."""
+    cloud, jurisdiction = cfg.get("cloud"), cfg.get("jurisdiction")
+    if jurisdiction == "cn" and cloud != "alicloud":
+        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'cn' must run on Alibaba Cloud (allowed: alicloud); got {cloud!r}")
+    if jurisdiction == "global" and cloud != "aws":
+        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'global' must run on AWS (allowed: aws); got {cloud!r}")
+    if cloud not in PROVIDER_REGION_KEYS:
+        return ""  # pydantic reports the bad literal
+    own_key = PROVIDER_REGION_KEYS[cloud]
+    for other_cloud, other_key in PROVIDER_REGION_KEYS.items():
+        if other_cloud != cloud and raw_regions.get(other_key):
+            raise ConfigError(other_key, f"must not be set when gpufleet:cloud is {cloud!r} (set {own_key} only)")
+    region = raw_regions.get(own_key)
+    regions = catalog.cloud(cloud).regions
+    if not region:
+        raise ConfigError(own_key, f"is required when gpufleet:cloud is {cloud!r} (allowed: {', '.join(sorted(regions))})")
+    if region not in regions:
+        raise ConfigError(own_key, f"{region!r} is not in the instance catalog (allowed: {', '.join(sorted(regions))})")
+    mainland = sorted(r for r, f in regions.items() if f.mainland_china)
+    if jurisdiction == "cn" and not regions[region].mainland_china:
+        raise ConfigError(own_key, f"jurisdiction 'cn' needs a mainland China region (allowed: {', '.join(mainland)}); got {region!r}, which is not mainland China")
+    if jurisdiction == "global" and regions[region].mainland_china:
+        allowed = sorted(r for r, f in regions.items() if not f.mainland_china)
+        raise ConfigError(own_key, f"jurisdiction 'global' cannot use a China region (allowed: {', '.join(allowed)}); got {region!r}")
+    return region
+
+
+def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
+    net = cfg.network
+    zones_allowed = catalog.cloud(cfg.cloud).regions[cfg.region].zones
+    if len(net.zones) < 2:
+        raise ConfigError(f"{PROJECT}:network.zones", f"needs at least 2 zones for high availability (allowed: {', '.join(zones_allowed)}); got {len(net.zones)}")
+    if len(set(net.zones)) != len(net.zones):
+        raise ConfigError(f"{PROJECT}:network.zones", f"lists a zone twice; got {', '.join(net.zones)}")
+    for i, zone in enumerate(net.zones):
+        if zone not in zones_allowed:
+            raise ConfigError(f"{PROJECT}:network.zones.{i}", f"{zone!r} is not a zone of {cfg.region} (allowed: {', '.join(zones_allowed)})")
+    cidrs = {"vpcCidr": net.vpc_cidr, "serviceCidr": net.service_cidr}
+    if cfg.cloud == "alicloud":
+        if net.pod_cidr is None:
+            raise ConfigError(f"{PROJECT}:network.podCidr", "is required on alicloud (ACK Flannel pod network), e.g. 172.20.0.0/16")
+        cidrs["podCidr"] = net.pod_cidr
+    elif net.pod_cidr is not None:
+        raise ConfigError(f"{PROJECT}:network.podCidr", "must not be set on aws (the VPC CNI gives pods VPC addresses)")
+    parsed = {}
+    for name, value in cidrs.items():
+        try:
+            parsed[name] = netplan.private_network(value)
+        except ValueError as exc:
+            raise ConfigError(f"{PROJECT}:network.{name}", str(exc)) from None
+    names = list(parsed)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if parsed[a].overlaps(parsed[b]):
+                raise ConfigError(f"{PROJECT}:network.{b}", f"{cidrs[b]} overlaps network.{a} {cidrs[a]}; CIDRs must not overlap")
+    try:
+        netplan.plan_subnets(net.vpc_cidr, len(net.zones))
+    except ValueError as exc:
+        raise ConfigError(f"{PROJECT}:network.vpcCidr", str(exc)) from None
+    if cfg.cloud == "aws" and not 12 <= parsed["serviceCidr"].prefixlen <= 24:
+        raise ConfigError(f"{PROJECT}:network.serviceCidr", f"EKS needs a prefix between /12 and /24; got {net.service_cidr}")
+
+
+def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: NodePool, gpu: bool) -> None:
+    cloud = catalog.cloud(cfg.cloud)
+    k = f"{PROJECT}:{key}"
+    if gpu:
+        offered = cloud.regions[cfg.region].available_gpu_types
+        if pool.instance_type not in offered:
+            known = pool.instance_type in cloud.gpu_types()
+            why = f"is not offered in {cfg.region}" if known else f"is not a known {cfg.cloud} GPU instance type"
+            raise ConfigError(f"{k}.instanceType", f"{pool.instance_type!r} {why} (allowed: {', '.join(offered)})")
+    elif pool.instance_type not in cloud.cpu_types():
+        raise ConfigError(f"{k}.instanceType", f"{pool.instance_type!r} is not a known {cfg.cloud} system instance type (allowed: {', '.join(cloud.cpu_types())})")
+    if not pool.min_size <= pool.desired_size <= pool.max_size:
+        raise ConfigError(f"{k}.desiredSize", f"must satisfy minSize <= desiredSize <= maxSize; got minSize={pool.min_size}, desiredSize={pool.desired_size}, maxSize={pool.max_size}")
+    if not gpu and pool.min_size < 2:
+        raise ConfigError(f"{k}.minSize", f"the system pool runs cluster add-ons and needs at least 2 nodes; got {pool.min_size}")
+    if gpu and pool.capacity == "spot" and cfg.environment == "prod":
+        raise ConfigError(f"{k}.capacity", "spot GPU capacity is not allowed for prod stacks (allowed: on-demand)")
+
+
+def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dict[str, Release]:
+    """On Alibaba the registry host is known from the stack name: spell short image names out in full."""
+    if cfg.cloud != "alicloud":
+        return dict(releases)
+    host = naming.acr_vpc_host(cfg.stack, cfg.region)
+    return {n: r if "/" in r.image else r.model_copy(update={"image": f"{host}/gpufleet/{r.image}"})
+            for n, r in releases.items()}
+
+
+def _check_releases(cfg: StackConfig) -> None:
+    if not cfg.releases:
+        raise ConfigError(f"{PROJECT}:releases", "needs at least one release (a name mapped to model, image, replicas)")
+    registry = naming.acr_vpc_host(cfg.stack, cfg.region) if cfg.cloud == "alicloud" else ""
+    validate_releases(cfg.releases, stack_cloud=cfg.cloud, jurisdiction=cfg.jurisdiction, region=cfg.region,
+                      gpu_model=cfg.gpu_model, gpus_per_node=cfg.gpus_per_node,
+                      gpu_pool_max_nodes=cfg.gpu_pool.max_size, registry_host=registry)
+    key = f"{PROJECT}:weightsFetcherImage"
+    uses_bucket = [n for n, r in cfg.releases.items() if r.weights_source == "bucket"]
+    if cfg.weights_fetcher_image is None:
+        if cfg.cloud == "alicloud" and uses_bucket:
+            raise ConfigError(key, f"is required on alicloud when a release loads weights from OSS (release {uses_bucket[0]!r}): "
+                                   "an image with ossutil 2.x in the stack's ACR, pinned by digest")
+        return
+    ref = parse_image(cfg.weights_fetcher_image)
+    if not (ref.tag and ref.digest):
+        raise ConfigError(key, f"{cfg.weights_fetcher_image!r} must be pinned by tag and digest (registry/repository:tag@sha256:<64 hex>)")
+    if cfg.jurisdiction == "cn" and ref.host != naming.acr_vpc_host(cfg.stack, cfg.region):
+        raise ConfigError(key, f"{cfg.weights_fetcher_image!r} is not from the stack's ACR registry "
+                               f"{naming.acr_vpc_host(cfg.stack, cfg.region)!r} (China stacks pull images only from their own registry)")
+
+
+def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
+    c = cfg.cluster
+    versions = catalog.cloud(cfg.cloud).kubernetes_versions
+    if c.kubernetes_version not in versions:
+        raise ConfigError(f"{PROJECT}:cluster.kubernetesVersion", f"{c.kubernetes_version!r} is not supported on {cfg.cloud} (allowed: {', '.join(versions)})")
+    if c.public_endpoint:
+        if not c.public_access_cidrs:
+            raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is required when cluster.publicEndpoint is true (allow-list the CIDRs of your operators)")
+        for i, cidr in enumerate(c.public_access_cidrs):
+            try:
+                net = netplan.ip_network(cidr)
+            except ValueError as exc:
+                raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", str(exc)) from None
+            if net.prefixlen == 0:
+                raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", f"{cidr} opens the Kubernetes API to the whole internet (allowed: specific operator CIDRs)")
+        if cfg.cloud == "alicloud":
+            raise ConfigError(f"{PROJECT}:cluster.publicEndpoint", "a public API server EIP is not supported for ACK stacks (allowed: false; reach the API over VPN or a bastion)")
+    elif c.public_access_cidrs:
+        raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is only allowed when cluster.publicEndpoint is true")
+    if cfg.jurisdiction == "cn" and c.log_retention_days < CN_MIN_LOG_RETENTION_DAYS:
+        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"cn stacks keep logs at least {CN_MIN_LOG_RETENTION_DAYS} days (Cybersecurity Law art. 21); got {c.log_retention_days}")
+    if cfg.cloud == "aws" and c.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in CLOUDWATCH_RETENTION_DAYS)
+        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"CloudWatch Logs accepts only these retention periods (allowed: {allowed}); got {c.log_retention_days}")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi passes structured config as JSON text; the stack files hold YAML objects."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None = None) -> StackConfig:
+    """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region')."""
+    catalog = catalog or load_instance_catalog()
+    try:
+        project: dict[str, Any] = {}
+        for key, value in raw.items():
+            ns, _, name = key.partition(":")
+            if ns == PROJECT:
+                if name not in PROJECT_KEYS:
+                    raise ConfigError(key, f"unknown config key (allowed: {', '.join(PROJECT_KEYS)})")
+                project[name] = _decode(value)
+        regions = {k: raw.get(k) for k in PROVIDER_REGION_KEYS.values()}
+        region = _check_placement(regions, project, catalog)
+        releases = project.pop("releases", {})
+        if not isinstance(releases, Mapping):
+            raise ConfigError(f"{PROJECT}:releases", f"must be a map of release name to settings; got {releases!r}")
+        try:
+            cfg = StackConfig.model_validate({**project, "stack": stack, "region": region, "releases": {}})
+        except ValidationError as exc:
+            raise _pydantic_error(exc.errors()[0]) from None
+        _check_network(cfg, catalog)
+        _check_cluster(cfg, catalog)
+        _check_pool(cfg, catalog, "systemPool", cfg.system_pool, gpu=False)
+        _check_pool(cfg, catalog, "gpuPool", cfg.gpu_pool, gpu=True)
+        # Releases are checked after the pools they must fit on.
+        cfg = cfg.model_copy(update={"releases": _in_stack_registry(cfg, parse_releases(releases))})
+        _check_releases(cfg)
+        if cfg.traffic is not None:
+            validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
+                             releases={n: r.replicas for n, r in cfg.releases.items()})
+        return cfg
+    except ConfigError as exc:
+        raise StackConfigError(stack, exc.key, exc.message) from None
+
+
+# ---------------------------------------------------------------- sources
+
+
+def read_pulumi_config() -> StackConfig:
+    """Inside `pulumi up`/preview: read every config key of this stack and validate it."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    # pulumi.Config has no way to list keys, and unknown keys must be rejected,
+    # so read the runtime's map (explicit settings first, then the environment).
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    wanted = [k for k in merged if k.startswith(f"{PROJECT}:")] + list(PROVIDER_REGION_KEYS.values())
+    raw = {}
+    for key in wanted:
+        ns, _, name = key.partition(":")
+        value = pulumi.Config(ns).get(name)
+        if value is not None:
+            raw[key] = value
+    cfg = parse_stack_config(pulumi.get_stack(), raw)
+    check_fleet(cfg)
+    return cfg
+
+
+def _project_file_text(root: Path | None) -> str:
+    path = (root or PROJECT_ROOT) / "Pulumi.yaml"
+    if not path.exists():  # a bare stacks/ copy (e.g. a scratch dir) shares this checkout's project
+        path = _THIS_CHECKOUT / "Pulumi.yaml"
+    return path.read_text(encoding="utf-8")
+
+
+def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
+    """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
+    return dict(_defaults_of(_project_file_text(root)))
+
+
+@lru_cache(maxsize=8)
+def _defaults_of(project_text: str) -> dict[str, Any]:
+    doc = yaml.safe_load(project_text) or {}
+    out: dict[str, Any] = {}
+    for key, decl in (doc.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(decl, dict):
+            if "default" in decl:
+                out[full] = decl["default"]
+        else:
+            out[full] = decl
+    return out
+
+
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    return (root or PROJECT_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def list_stacks(root: Path | None = None) -> list[str]:
+    directory = (root or PROJECT_ROOT) / "stacks"
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+
+
+def raw_stack_config(text: str, root: Path | None = None, *,
+                     defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The stack's config as the engine would see it: project defaults, then the stack file's
+    `config:` map, with secure values replaced by a placeholder.
+
+    Returns (config, secret_keys). Secrets cannot be decrypted offline; the
+    placeholder keeps them out of every output.
+    """
+    doc = yaml.safe_load(text) or {}
+    defaults = project_config_defaults(root) if defaults is None else defaults
+    config = {**defaults, **(doc.get("config") or {})}
+    secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
+    return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
+
+
+def load_stack(stack: str, text: str | None = None, root: Path | None = None) -> StackConfig:
+    """Validated config of one stack from its file (or from `text`, e.g. a git revision)."""
+    if text is None:
+        path = stack_file(stack, root)
+        if not path.exists():
+            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
+        text = path.read_text(encoding="utf-8")
+    return _parse_stack_text(stack, text, _project_file_text(root))
+
+
+@lru_cache(maxsize=256)
+def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
+    """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
+    a stack is validated once per content: the fleet check and the policy runner load every
+    stack for every stack previewed, which was quadratic in the number of stacks."""
+    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text))
+    return parse_stack_config(stack, raw)
+
+
+def check_fleet(cfg: StackConfig, root: Path | None = None) -> None:
+    """Rules across stacks (shared hostnames stay within one jurisdiction), with `cfg` in place of
+    its own file. Sibling stacks that do not validate are left to their own preview."""
+    members: dict[str, tuple[str, TrafficConfig]] = {}
+    for name in list_stacks(root):
+        if name == cfg.stack:
+            continue
+        try:
+            other = load_stack(name, root=root)
+        except StackConfigError:
+            continue
+        if other.traffic is not None:
+            members[name] = (other.jurisdiction, other.traffic)
+    if cfg.traffic is not None:
+        members[cfg.stack] = (cfg.jurisdiction, cfg.traffic)
+    validate_fleet(members)

@@ -1,0 +1,62 @@
+"""What a stack costs, as the cost engine's inputs, from the same typed config the
+resources are built from, so the two can never disagree.
+
+Counts mirror the components: AWS has a NAT gateway and an EIP per zone, Alibaba
+one enhanced NAT gateway with one EIP; each stack has one public load balancer
+(the model endpoint's gateway); the bucket holds the weights of every release
+that loads from it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gpufleet.core.cost.model import CostInputs, FxRate, NodePoolInputs
+from gpufleet.core.config import StackConfig, project_config_defaults
+from gpufleet.core.release_config import load_model_catalog
+
+BILLING_CURRENCY = {"aws": "USD", "alicloud": "CNY"}
+FX_SOURCE = "Pulumi.yaml / stack config gpufleet:cnyPerUsd"
+
+
+def weights_in_bucket_gb(cfg: StackConfig) -> Decimal:
+    catalog = load_model_catalog()
+    models = {r.model for r in cfg.releases.values() if r.weights_source == "bucket"}
+    return sum((Decimal(str(catalog.model(m).weights_gb)) for m in sorted(models)), Decimal(0))
+
+
+def cost_inputs_for(cfg: StackConfig) -> CostInputs:
+    zones = len(cfg.network.zones)
+    per_zone = cfg.cloud == "aws"
+    return CostInputs(
+        stack=cfg.stack,
+        cloud=cfg.cloud,
+        region=cfg.region,
+        jurisdiction=cfg.jurisdiction,
+        billing_currency=BILLING_CURRENCY[cfg.cloud],  # type: ignore[arg-type]
+        node_pools=tuple(
+            NodePoolInputs(name=name, instance_type=pool.instance_type, capacity=pool.capacity,
+                           desired=pool.desired_size, max=pool.max_size, disk_gb=pool.disk_size_gb)
+            for name, pool in (("system", cfg.system_pool), ("gpu", cfg.gpu_pool))
+        ),
+        clusters=1,
+        nat_gateways=zones if per_zone else 1,
+        load_balancers=1,
+        public_ips=zones if per_zone else 1,
+        object_storage_gb=weights_in_bucket_gb(cfg),
+        log_ingest_gb_month=cfg.billing.log_ingest_gb_month,
+        log_retention_days=cfg.cluster.log_retention_days,
+        nat_processed_gb_month=cfg.billing.nat_processed_gb_month,
+    )
+
+
+def fx_for(cfg: StackConfig) -> FxRate:
+    return FxRate(cny_per_usd=cfg.cny_per_usd, as_of=cfg.fx_as_of, source=FX_SOURCE)
+
+
+def project_fx() -> FxRate:
+    """The project-wide rate (Pulumi.yaml), for reports across stacks."""
+    raw = project_config_defaults()
+    from datetime import date
+    return FxRate(cny_per_usd=Decimal(str(raw["gpufleet:cnyPerUsd"])), as_of=date.fromisoformat(str(raw["gpufleet:fxAsOf"])),
+                  source="Pulumi.yaml gpufleet:cnyPerUsd")

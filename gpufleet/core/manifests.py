@@ -1,0 +1,567 @@
+"""Render the Kubernetes objects of one model-server release (and the GPU device plugin).
+
+Pure: parameters in, plain dicts out, no Pulumi. The YAML under `k8s/` fixes the
+shape and the hardening and stays cloud-agnostic; this module computes the
+values (arguments, env, sizes, probe budgets) and the cloud modules supply what
+differs per cloud (registry, bucket, node labels, identity annotations).
+
+Templates use three YAML tags, so substitution is structural, never textual:
+  !param NAME        the value of NAME (any type); None drops the key or list item
+  !format "TEXT"     TEXT.format(**values)
+  !merge [A, B, ...] the mappings merged left to right
+Values that only exist at deploy time (a bucket name, a role ARN) can be passed
+as `{{token}}` inside strings; the Pulumi component binds them to Outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s"
+PORT = 8000
+RUN_AS_USER = 10001  # checkov CKV_K8S_40 wants >= 10000, clear of host UIDs
+MODELS_DIR = "/models"
+CACHE_DIR = "/cache"
+QUEUE_METRIC = "vllm_num_requests_waiting"
+# Upstream device plugin, pinned; digest as published for v0.17.1 (verify with
+# `crane digest nvcr.io/nvidia/k8s-device-plugin:v0.17.1` when bumping). China
+# stacks mirror it into their ACR with `mirror_reference`.
+NVIDIA_DEVICE_PLUGIN_IMAGE = (
+    "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
+    "@sha256:af31e2b7c7f89834c4e5219860def7ac2e49a207b3d4e8610d5a26772b7738e5"
+)
+WEIGHTS_PREFIX = "models"  # bucket layout: <bucket>/models/<catalog model name>/
+# Throughput assumptions behind the probe and rollout budgets (see startup_budget_seconds).
+LOAD_SECONDS_PER_GB = 15
+DOWNLOAD_SECONDS_PER_GB = 20
+BUCKET_FETCH_SECONDS_PER_GB = 5
+MIN_STARTUP_SECONDS = 600
+STARTUP_PERIOD_SECONDS = 10
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_K8S_VERSION = re.compile(r"^v?(1\.\d+)(\.\d+)?$")
+_TOKEN = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
+_BUCKET_SCHEMES = {"aws": "s3://", "alicloud": "oss://"}
+
+
+# --------------------------------------------------------------------------- template engine
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Format:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Merge:
+    parts: tuple[Any, ...]
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader plus the three template tags."""
+
+
+_TemplateLoader.add_constructor("!param", lambda loader, node: _Param(loader.construct_scalar(node)))
+_TemplateLoader.add_constructor("!format", lambda loader, node: _Format(loader.construct_scalar(node)))
+_TemplateLoader.add_constructor(
+    "!merge", lambda loader, node: _Merge(tuple(loader.construct_sequence(node, deep=True)))
+)
+
+
+def load_template(path: Path) -> list[Any]:
+    """Every document of a template file, tags unresolved."""
+    with open(path, encoding="utf-8") as fh:
+        return [doc for doc in yaml.load_all(fh, Loader=_TemplateLoader) if doc is not None]
+
+
+def render_template(path: Path, values: Mapping[str, Any]) -> list[Any]:
+    """Load a template and resolve its tags against `values`."""
+    try:
+        return [_resolve(doc, values) for doc in load_template(path)]
+    except KeyError as exc:
+        raise ValueError(f"template {path.name} uses unknown parameter {exc.args[0]!r}") from None
+
+
+_DROP = object()
+
+
+def _resolve(node: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(node, _Param):
+        value = values[node.name]
+        # Copied so that no two objects share (and can mutate) one dict.
+        return _DROP if value is None else copy.deepcopy(value)
+    if isinstance(node, _Format):
+        return node.text.format_map(values)
+    if isinstance(node, _Merge):
+        merged: dict[str, Any] = {}
+        for part in node.parts:
+            resolved = _resolve(part, values)
+            if resolved is not _DROP:
+                merged.update(resolved)
+        return merged
+    if isinstance(node, dict):
+        out = {k: _resolve(v, values) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v is not _DROP}
+    if isinstance(node, list):
+        return [v for v in (_resolve(item, values) for item in node) if v is not _DROP]
+    return node
+
+
+def tokens(text: str) -> list[str]:
+    """The `{{token}}` names in a string, in order."""
+    return _TOKEN.findall(text)
+
+
+def substitute_tokens(text: str, values: Mapping[str, str]) -> str:
+    """Replace every `{{token}}` with its value."""
+    return _TOKEN.sub(lambda m: values[m.group(1)], text)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU/memory of the vLLM container (Kubernetes quantities)."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class WeightsFetcher:
+    """The init container that copies bucket weights: an image with the cloud's CLI.
+
+    AWS: an `aws` CLI image (`aws s3 sync`); Alibaba: an image with ossutil 2.x
+    (`ossutil cp`). `env` carries what the CLI needs (e.g. region, endpoint);
+    `command` replaces the derived command when the image needs another one.
+    """
+
+    image: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRenderParams:
+    """Everything one release's manifests depend on. One namespace per release."""
+
+    stack: str
+    team: str
+    cloud: Literal["aws", "alicloud"]
+    jurisdiction: Literal["cn", "global"]
+    namespace: str
+    release: str
+    model: ModelEntry
+    image: str
+    weights_source: WeightsSource
+    # bucket: the bucket URL of this model ('s3://b/models/<name>', 'oss://...', may hold {{tokens}});
+    # modelscope/huggingface: the repo id is taken from the catalog and this is ignored.
+    weights_source_url: str | None
+    tensor_parallel_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
+    served_model_name: str
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    gpu_node_selector: Mapping[str, str]
+    gpu_tolerations: Sequence[Mapping[str, str]]
+    resources: Resources
+    kubernetes_version: str
+    dtype: Literal["auto", "half"] = "auto"
+    weights_fetcher: WeightsFetcher | None = None
+    service_account: str = "model-server"
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    client_namespaces: tuple[str, ...] = ("gateway",)
+    monitoring_namespace: str = "monitoring"
+    egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    queue_target_per_pod: int = 5
+    cpu_target_utilization: int = 80
+
+    def __post_init__(self) -> None:
+        names = (self.namespace, self.release, self.service_account, self.monitoring_namespace, *self.client_namespaces)
+        for name in names:
+            if len(name) > 63 or not _DNS_LABEL.match(name):
+                raise ValueError(f"{name!r} is not a DNS-1123 label")
+        if not _K8S_VERSION.match(self.kubernetes_version):
+            raise ValueError(f"kubernetes_version {self.kubernetes_version!r} is not like '1.33'")
+        if not 1 <= self.min_replicas <= self.replicas <= self.max_replicas:
+            raise ValueError(
+                f"need 1 <= min_replicas <= replicas <= max_replicas "
+                f"(got {self.min_replicas}, {self.replicas}, {self.max_replicas})"
+            )
+        if self.weights_source == "bucket":
+            if self.weights_fetcher is None or not self.weights_source_url:
+                raise ValueError("bucket weights need weights_source_url and weights_fetcher")
+            scheme = _BUCKET_SCHEMES.get(self.cloud)
+            if scheme is None:
+                raise ValueError(f"unknown cloud {self.cloud!r} (allowed: {', '.join(_BUCKET_SCHEMES)})")
+            if not (self.weights_source_url.startswith(scheme) or self.weights_source_url.startswith("{{")):
+                raise ValueError(f"{self.cloud} bucket URL must start with {scheme} (got {self.weights_source_url!r})")
+
+
+@dataclass(frozen=True)
+class GpuPluginRenderParams:
+    """The NVIDIA device plugin DaemonSet for the GPU pool."""
+
+    stack: str
+    team: str
+    image: str
+    gpu_node_selector: Mapping[str, str]
+    gpu_tolerations: Sequence[Mapping[str, str]]
+    kubernetes_version: str
+    namespace: str = "nvidia-device-plugin"
+
+    def __post_init__(self) -> None:
+        if self.namespace == "kube-system" or not _DNS_LABEL.match(self.namespace):
+            raise ValueError(f"device plugin namespace {self.namespace!r} must be its own DNS-1123 label")
+        if not _K8S_VERSION.match(self.kubernetes_version):
+            raise ValueError(f"kubernetes_version {self.kubernetes_version!r} is not like '1.33'")
+
+
+# --------------------------------------------------------------------------- derived values
+
+
+def mirror_reference(image: str, registry: str) -> str:
+    """The same image (tag and digest kept) under another registry path, e.g. the stack's ACR.
+
+    Digests survive only a byte-for-byte copy (`crane copy`, `skopeo copy --all`).
+    """
+    ref = parse_image(image)
+    name = ref.repository.rsplit("/", 1)[-1]
+    return f"{registry.rstrip('/')}/{name}" + (f":{ref.tag}" if ref.tag else "") + (
+        f"@{ref.digest}" if ref.digest else ""
+    )
+
+
+def weights_source_url(source: WeightsSource, *, bucket_url: str, model: ModelEntry) -> str | None:
+    """Where a release's weights live: '<bucket_url>/models/<model>' for bucket, else None (repo id)."""
+    if source != "bucket":
+        return None
+    return f"{bucket_url.rstrip('/')}/{WEIGHTS_PREFIX}/{model.name}"
+
+
+def startup_budget_seconds(weights_gb: float, *, downloads_in_process: bool) -> int:
+    """Seconds a replica may take from container start to healthy.
+
+    Loading safetensors from the node's disk into GPU memory plus torch.compile and
+    CUDA-graph capture runs at roughly 70 MB/s end to end on the slower nodes
+    (15 s/GB); when vLLM itself downloads from ModelScope/Hugging Face, ~50 MB/s more
+    (20 s/GB). 72B bf16 (145 GB) from a bucket gets 36 minutes; never under 10.
+    """
+    per_gb = LOAD_SECONDS_PER_GB + (DOWNLOAD_SECONDS_PER_GB if downloads_in_process else 0)
+    return max(MIN_STARTUP_SECONDS, math.ceil(weights_gb * per_gb))
+
+
+def rollout_seconds(params: ReleaseRenderParams) -> int:
+    """Deployment progress deadline: bucket copy (~200 MB/s) + startup budget + 5 minutes scheduling."""
+    fetch = math.ceil(params.model.weights_gb * BUCKET_FETCH_SECONDS_PER_GB) if params.weights_source == "bucket" else 0
+    return fetch + startup_budget_seconds(
+        params.model.weights_gb, downloads_in_process=params.weights_source != "bucket"
+    ) + 300
+
+
+def models_volume_gib(model: ModelEntry) -> int:
+    """Weights plus 10% and 5 GiB for tokenizer files and partial downloads."""
+    return math.ceil(model.weights_gib * 1.1) + 5
+
+
+def ephemeral_storage_gib(model: ModelEntry) -> int:
+    """Node disk one replica claims: the models volume plus the cache (20 GiB) and /tmp (10 GiB) volumes.
+
+    The node's disk must also hold the images (the vLLM image is ~10 GiB compressed).
+    """
+    return models_volume_gib(model) + 30
+
+
+def shm_gib(tensor_parallel_size: int) -> int:
+    """/dev/shm for tensor-parallel workers: 2 GiB per GPU, at most 16 GiB."""
+    return min(16, 2 * tensor_parallel_size)
+
+
+def default_resources(
+    *,
+    tensor_parallel_size: int,
+    gpus_per_node: int,
+    node_vcpu: int,
+    node_memory_gib: int,
+    overrides: ResourceOverrides | None = None,
+) -> Resources:
+    """The replica's share of its node by GPUs: request 75%, limit 100% CPU / 90% memory.
+
+    The 25%/10% left over covers the kubelet's reservation and the node's DaemonSets.
+    `overrides` (from the release config) replace single values.
+    """
+    share = tensor_parallel_size / gpus_per_node
+    derived = Resources(
+        cpu_request=f"{math.floor(node_vcpu * share * 0.75 * 10) * 100}m",
+        cpu_limit=f"{math.floor(node_vcpu * share * 1000)}m",
+        memory_request=f"{math.floor(node_memory_gib * share * 0.75)}Gi",
+        memory_limit=f"{math.floor(node_memory_gib * share * 0.9)}Gi",
+    )
+    if overrides is None:
+        return derived
+    return Resources(
+        cpu_request=overrides.cpu or derived.cpu_request,
+        cpu_limit=overrides.cpu_limit or derived.cpu_limit,
+        memory_request=overrides.memory or derived.memory_request,
+        memory_limit=overrides.memory_limit or derived.memory_limit,
+    )
+
+
+def common_labels(params: ReleaseRenderParams) -> dict[str, str]:
+    """Recommended app labels plus the gpufleet.io cost-allocation labels."""
+    tag = parse_image(params.image).tag or "unknown"
+    labels = {
+        "app.kubernetes.io/name": "vllm",
+        "app.kubernetes.io/instance": params.release,
+        "app.kubernetes.io/version": tag[:63],
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/part-of": "gpufleet",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "gpufleet.io/team": params.team,
+        "gpufleet.io/stack": params.stack,
+        "gpufleet.io/model": params.model.name,
+        "gpufleet.io/release": params.release,
+    }
+    _check_label_values(labels)
+    return labels
+
+
+def selector_labels(params: ReleaseRenderParams) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": params.release}
+
+
+def _check_label_values(labels: Mapping[str, str]) -> None:
+    for key, value in labels.items():
+        if len(value) > 63 or not _LABEL_VALUE.match(value):
+            raise ValueError(f"label {key}={value!r} is not a valid label value")
+
+
+def model_argument(params: ReleaseRenderParams) -> str:
+    """What `vllm serve` loads: the fetched directory, or the repo id it downloads itself."""
+    if params.weights_source == "bucket":
+        return f"{MODELS_DIR}/{params.model.name}"
+    if params.weights_source == "modelscope":
+        return params.model.modelscope_id
+    return params.model.huggingface_id
+
+
+def vllm_args(params: ReleaseRenderParams) -> list[str]:
+    args = [
+        model_argument(params),
+        "--host=0.0.0.0",
+        f"--port={PORT}",
+        f"--served-model-name={params.served_model_name}",
+        f"--tensor-parallel-size={params.tensor_parallel_size}",
+        f"--max-model-len={params.max_model_len}",
+        f"--gpu-memory-utilization={params.gpu_memory_utilization}",
+    ]
+    if params.dtype != "auto":
+        args.append(f"--dtype={params.dtype}")
+    if params.weights_source != "bucket":
+        args.append(f"--download-dir={MODELS_DIR}/hub")
+    return args
+
+
+def vllm_env(params: ReleaseRenderParams) -> list[dict[str, str]]:
+    """Writable cache paths for a read-only root, no telemetry, and offline hubs unless downloading from HF."""
+    env = {
+        "HOME": CACHE_DIR,
+        "XDG_CACHE_HOME": CACHE_DIR,
+        "XDG_CONFIG_HOME": f"{CACHE_DIR}/config",
+        "HF_HOME": f"{CACHE_DIR}/huggingface",
+        "VLLM_CACHE_ROOT": f"{CACHE_DIR}/vllm",
+        "VLLM_CONFIG_ROOT": f"{CACHE_DIR}/vllm-config",
+        "TRITON_CACHE_DIR": f"{CACHE_DIR}/triton",
+        # getpass.getuser() (torch.compile) fails for a UID without a passwd entry unless USER is set.
+        "USER": "vllm",
+        "LOGNAME": "vllm",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    # China stacks never reach Hugging Face; bucket weights need no hub at all.
+    if params.jurisdiction == "cn" or params.weights_source != "huggingface":
+        env["HF_HUB_OFFLINE"] = "1"
+        env["TRANSFORMERS_OFFLINE"] = "1"
+    if params.weights_source == "modelscope":
+        env["VLLM_USE_MODELSCOPE"] = "True"
+        env["MODELSCOPE_CACHE"] = f"{MODELS_DIR}/modelscope"
+    return [{"name": k, "value": v} for k, v in env.items()]
+
+
+def weights_fetch_command(cloud: str, source_url: str, model: ModelEntry) -> list[str]:
+    """Copy `<source_url>/` to `/models/<model>/`, skipping files already there."""
+    dest = f"{MODELS_DIR}/{model.name}/"
+    src = source_url.rstrip("/") + "/"
+    if cloud == "aws":
+        return ["aws", "s3", "sync", "--only-show-errors", "--no-progress", src, dest]
+    if cloud == "alicloud":
+        return ["ossutil", "cp", "--recursive", "--update", src, dest]
+    raise ValueError(f"no weights fetch command for cloud {cloud!r}")
+
+
+def _init_containers(params: ReleaseRenderParams) -> list[dict[str, Any]] | None:
+    if params.weights_source != "bucket":
+        return None
+    fetcher = params.weights_fetcher
+    assert fetcher is not None and params.weights_source_url  # checked in __post_init__
+    env = {"HOME": CACHE_DIR, **fetcher.env}
+    (container,) = render_template(
+        TEMPLATES_DIR / "model-server" / "fetch-weights.yaml",
+        {
+            "fetcher_image": fetcher.image,
+            "fetch_command": list(fetcher.command)
+            if fetcher.command
+            else weights_fetch_command(params.cloud, params.weights_source_url, params.model),
+            "fetcher_env": [{"name": k, "value": v} for k, v in env.items()],
+        },
+    )
+    return [container]
+
+
+def _vllm_resources(params: ReleaseRenderParams) -> dict[str, Any]:
+    ephemeral = ephemeral_storage_gib(params.model)
+    return {
+        "requests": {
+            "cpu": params.resources.cpu_request,
+            "memory": params.resources.memory_request,
+            "ephemeral-storage": f"{ephemeral}Gi",
+        },
+        "limits": {
+            "cpu": params.resources.cpu_limit,
+            "memory": params.resources.memory_limit,
+            "nvidia.com/gpu": params.tensor_parallel_size,
+        },
+    }
+
+
+def pss_version(kubernetes_version: str) -> str:
+    """Pod Security Standard version label: the cluster's minor, e.g. 'v1.33'."""
+    match = _K8S_VERSION.match(kubernetes_version)
+    if not match:
+        raise ValueError(f"kubernetes_version {kubernetes_version!r} is not like '1.33'")
+    return f"v{match.group(1)}"
+
+
+def release_values(params: ReleaseRenderParams) -> dict[str, Any]:
+    """The template parameters of one release."""
+    budget = startup_budget_seconds(params.model.weights_gb, downloads_in_process=params.weights_source != "bucket")
+    autoscaled = params.min_replicas != params.max_replicas
+    return {
+        "name": f"vllm-{params.release}",
+        "namespace": params.namespace,
+        "labels": common_labels(params),
+        "selector": selector_labels(params),
+        "namespace_extra_labels": dict(params.namespace_labels) or None,
+        "pss_version": pss_version(params.kubernetes_version),
+        "service_account": params.service_account,
+        "service_account_annotations": dict(params.service_account_annotations) or None,
+        "deployment_replicas": None if autoscaled else params.replicas,
+        "progress_deadline_seconds": rollout_seconds(params),
+        "port": PORT,
+        "port_string": str(PORT),
+        "run_as_user": RUN_AS_USER,
+        "node_selector": dict(params.gpu_node_selector),
+        "tolerations": [dict(t) for t in params.gpu_tolerations],
+        "init_containers": _init_containers(params),
+        "image": params.image,
+        "vllm_args": vllm_args(params),
+        "vllm_env": vllm_env(params),
+        "vllm_resources": _vllm_resources(params),
+        "startup_period_seconds": STARTUP_PERIOD_SECONDS,
+        "startup_failure_threshold": math.ceil(budget / STARTUP_PERIOD_SECONDS),
+        "models_size": f"{models_volume_gib(params.model)}Gi",
+        "shm_size": f"{shm_gib(params.tensor_parallel_size)}Gi",
+        "min_replicas": params.min_replicas,
+        "max_replicas": params.max_replicas,
+        "queue_metric": QUEUE_METRIC,
+        "queue_target": str(params.queue_target_per_pod),
+        "cpu_target_utilization": params.cpu_target_utilization,
+        "allowed_client_namespaces": sorted({*params.client_namespaces, params.monitoring_namespace}),
+        "egress_peers": [{"ipBlock": {"cidr": cidr}} for cidr in params.egress_cidrs],
+    }
+
+
+# --------------------------------------------------------------------------- renderers
+
+_RELEASE_TEMPLATES = (
+    "namespace.yaml",
+    "serviceaccount.yaml",
+    "deployment.yaml",
+    "service.yaml",
+    "poddisruptionbudget.yaml",
+    "horizontalpodautoscaler.yaml",
+    "networkpolicies.yaml",
+)
+
+
+def render_release(params: ReleaseRenderParams) -> list[dict[str, Any]]:
+    """All objects of one release, namespace first. No HPA when min_replicas == max_replicas."""
+    values = release_values(params)
+    objects: list[dict[str, Any]] = []
+    for template in _RELEASE_TEMPLATES:
+        if template == "horizontalpodautoscaler.yaml" and params.min_replicas == params.max_replicas:
+            continue
+        objects.extend(render_template(TEMPLATES_DIR / "model-server" / template, values))
+    return objects
+
+
+def render_gpu_plugin(params: GpuPluginRenderParams) -> list[dict[str, Any]]:
+    """The NVIDIA device plugin in its own namespace, on GPU nodes only."""
+    labels = {
+        "app.kubernetes.io/name": "nvidia-device-plugin",
+        "app.kubernetes.io/instance": "nvidia-device-plugin",
+        "app.kubernetes.io/version": (parse_image(params.image).tag or "unknown")[:63],
+        "app.kubernetes.io/component": "device-plugin",
+        "app.kubernetes.io/part-of": "gpufleet",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "gpufleet.io/team": params.team,
+        "gpufleet.io/stack": params.stack,
+    }
+    _check_label_values(labels)
+    values = {
+        "name": "nvidia-device-plugin",
+        "namespace": params.namespace,
+        "labels": labels,
+        "selector": {"app.kubernetes.io/name": "nvidia-device-plugin"},
+        "pss_version": pss_version(params.kubernetes_version),
+        "image": params.image,
+        "node_selector": dict(params.gpu_node_selector),
+        "tolerations": [dict(t) for t in params.gpu_tolerations],
+    }
+    objects: list[dict[str, Any]] = []
+    for template in ("namespace.yaml", "serviceaccount.yaml", "daemonset.yaml", "networkpolicy.yaml"):
+        objects.extend(render_template(TEMPLATES_DIR / "nvidia-device-plugin" / template, values))
+    return objects
+
+
+def prometheus_adapter_rules() -> list[dict[str, Any]]:
+    """prometheus-adapter `rules.custom` entry that serves the HPA's queue metric per pod."""
+    return [
+        {
+            "seriesQuery": 'vllm:num_requests_waiting{namespace!="",pod!=""}',
+            "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+            "name": {"matches": "^vllm:num_requests_waiting$", "as": QUEUE_METRIC},
+            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+        }
+    ]

@@ -1,0 +1,464 @@
+"""One model-server release: its config model, the model catalog it refers to, and its checks.
+
+A release is what `gpufleet:releases.<name>` holds: which catalog model to serve,
+the image, where weights come from and how far it may scale. `parse_releases`
+turns the raw config map into frozen `Release` objects; `validate_releases`
+checks them against the stack (GPU type, pool size, jurisdiction) so that a bad
+release stops `pulumi up` with one line naming the key, before any resource
+exists. The GPU sizing rule lives here too because both the catalog test and
+the validation must use the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from gpufleet.core.errors import ConfigError
+
+PROJECT = "gpufleet"
+MODELS_YAML = Path(__file__).resolve().parent / "catalog" / "models.yaml"
+GIB = 1024**3
+TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+# Release names end up inside object names such as 'vllm-<name>' (63 characters at most).
+RELEASE_NAME_MAX = 58
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Alibaba Container Registry hosts: Enterprise Edition '<instance>-registry[-vpc].<region>.cr.aliyuncs.com'
+# and Personal Edition 'registry[-vpc].<region>.aliyuncs.com'.
+_ACR_HOST = re.compile(
+    r"^(?:[a-z0-9][a-z0-9-]*-registry(?:-vpc)?\.(?P<ee>[a-z0-9-]+)\.cr\.aliyuncs\.com"
+    r"|registry(?:-vpc)?\.(?P<pe>[a-z0-9-]+)\.aliyuncs\.com)$"
+)
+# Alibaba regions outside mainland China that still start with 'cn-'.
+_NON_MAINLAND_CN_REGIONS = frozenset({"cn-hongkong"})
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GpuSpec(_Frozen):
+    """What vLLM sees of one GPU: total memory (nvidia-smi memory.total) and bf16 support."""
+
+    memory_mib: int = Field(gt=0)
+    bf16: bool
+
+    @property
+    def memory_gib(self) -> float:
+        return self.memory_mib / 1024
+
+
+class SizingRule(_Frozen):
+    gpu_memory_utilization: float
+    activation_reserve_gib: float
+    tensor_parallel_sizes: tuple[int, ...]
+
+
+class ModelEntry(_Frozen):
+    """One servable model: ids, size facts from its config.json/index, and GPUs per replica."""
+
+    name: str
+    huggingface_id: str
+    modelscope_id: str
+    parameters: int = Field(gt=0)
+    weights_bytes: int = Field(gt=0)
+    weights_gb: float = Field(gt=0)
+    layers: int = Field(gt=0)
+    attention_heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    max_position_embeddings: int = Field(gt=0)
+    default_max_model_len: int = Field(gt=0)
+    min_gpus: dict[str, int | None]
+    sources: tuple[str, ...]
+
+    @property
+    def weights_gib(self) -> float:
+        return self.weights_bytes / GIB
+
+    @property
+    def kv_cache_bytes_per_token(self) -> int:
+        """K and V, every layer, bf16 (2 bytes): 2 * layers * kv_heads * head_dim * 2."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * 2
+
+
+class ModelCatalog(_Frozen):
+    as_of: date
+    sizing: SizingRule
+    gpus: dict[str, GpuSpec]
+    models: dict[str, ModelEntry]
+
+    def model(self, name: str) -> ModelEntry:
+        return self.models[name]
+
+
+@lru_cache(maxsize=None)
+def load_model_catalog(path: Path = MODELS_YAML) -> ModelCatalog:
+    """Load models.yaml; each model's mapping key becomes its `name`."""
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    raw["models"] = {name: {"name": name, **entry} for name, entry in raw["models"].items()}
+    return ModelCatalog.model_validate(raw)
+
+
+def required_gpus(
+    model: ModelEntry,
+    gpu: GpuSpec,
+    *,
+    max_model_len: int,
+    gpu_memory_utilization: float,
+    rule: SizingRule,
+) -> int | None:
+    """Smallest tensor-parallel size whose GPUs hold the weights plus one full-length sequence.
+
+    Per GPU, vLLM may use `utilization x memory`; `activation_reserve_gib` of that goes to
+    activations, CUDA graphs and the CUDA context. What is left across n GPUs must hold the
+    weights and the KV cache of one `max_model_len` sequence (vLLM refuses to start with
+    less). KV heads are replicated when n exceeds them, and n must divide the attention
+    heads. None when even the largest size does not fit.
+    """
+    budget_per_gpu = gpu_memory_utilization * gpu.memory_gib - rule.activation_reserve_gib
+    for n in rule.tensor_parallel_sizes:
+        if model.attention_heads % n:
+            continue
+        kv_replication = max(n, model.kv_heads) / model.kv_heads
+        kv_gib = model.kv_cache_bytes_per_token * max_model_len * kv_replication / GIB
+        if n * budget_per_gpu >= model.weights_gib + kv_gib:
+            return n
+    return None
+
+
+# --------------------------------------------------------------------------- release model
+
+
+class _ConfigModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class ResourceOverrides(_ConfigModel):
+    """Replace the derived CPU/memory requests and limits of the vLLM container."""
+
+    cpu: str | None = Field(default=None, pattern=_QUANTITY.pattern)
+    memory: str | None = Field(default=None, pattern=_QUANTITY.pattern)
+    cpu_limit: str | None = Field(default=None, pattern=_QUANTITY.pattern)
+    memory_limit: str | None = Field(default=None, pattern=_QUANTITY.pattern)
+
+
+WeightsSource = Literal["bucket", "modelscope", "huggingface"]
+
+
+class Release(_ConfigModel):
+    """`gpufleet:releases.<name>`; keys are camelCase in config, snake_case in Python."""
+
+    model: str
+    image: str
+    served_model_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    weights_source: WeightsSource = "bucket"
+    tensor_parallel_size: int | None = Field(default=None, ge=1)
+    max_model_len: int | None = Field(default=None, ge=256)
+    gpu_memory_utilization: float = Field(default=0.9, ge=0.5, le=0.95)
+    replicas: int = Field(default=1, ge=1)
+    min_replicas: int | None = Field(default=None, ge=1)
+    max_replicas: int | None = Field(default=None, ge=1)
+    resources: ResourceOverrides = ResourceOverrides()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_served_name(cls, data: Any) -> Any:
+        """Clients address the model by a lowercase catalog name unless told otherwise."""
+        if isinstance(data, Mapping) and isinstance(data.get("model"), str):
+            if data.get("servedModelName") is None and data.get("served_model_name") is None:
+                return {**data, "servedModelName": data["model"].lower()}
+        return data
+
+    @property
+    def effective_min_replicas(self) -> int:
+        return self.replicas if self.min_replicas is None else self.min_replicas
+
+    @property
+    def effective_max_replicas(self) -> int:
+        return self.replicas if self.max_replicas is None else self.max_replicas
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.effective_min_replicas != self.effective_max_replicas
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known key",
+}
+
+
+def _release_key(name: str, loc: tuple[str | int, ...] = ()) -> str:
+    return f"{PROJECT}:releases.{name}" + "".join(f".{p}" for p in loc)
+
+
+def parse_releases(raw: Mapping[str, Any]) -> dict[str, Release]:
+    """Build `Release`s from the raw `gpufleet:releases` map; the first problem becomes a ConfigError."""
+    releases: dict[str, Release] = {}
+    for name, value in raw.items():
+        if not isinstance(value, Mapping):
+            raise ConfigError(_release_key(name), f"must be a map of release settings (got {type(value).__name__})")
+        try:
+            releases[name] = Release.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = tuple(error["loc"])
+            message = _PYDANTIC_MESSAGES.get(error["type"])
+            if message is None:
+                message = f"{error['msg']} (got {error['input']!r})"
+            if error["type"] == "extra_forbidden":
+                allowed = ", ".join(_allowed_keys(loc[:-1]))
+                message = f"is not a known key (allowed: {allowed})"
+            raise ConfigError(_release_key(name, loc), message) from None
+    return releases
+
+
+def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] = ResourceOverrides if parent == ("resources",) else Release
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True)
+class ResolvedRelease:
+    """A release with every default filled in for one stack's GPU type."""
+
+    name: str
+    release: Release
+    model: ModelEntry
+    tensor_parallel_size: int
+    max_model_len: int
+    dtype: Literal["auto", "half"]
+
+
+def resolve_release(
+    name: str, release: Release, *, gpu_model: str, catalog: ModelCatalog | None = None
+) -> ResolvedRelease:
+    """Fill tensorParallelSize (sizing rule) and maxModelLen (catalog default); call after validate_releases."""
+    catalog = catalog or load_model_catalog()
+    entry = catalog.model(release.model)
+    gpu = catalog.gpus[gpu_model]
+    max_model_len = release.max_model_len or entry.default_max_model_len
+    tp = release.tensor_parallel_size or required_gpus(
+        entry,
+        gpu,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=release.gpu_memory_utilization,
+        rule=catalog.sizing,
+    )
+    if tp is None:
+        raise ValueError(f"release {name!r} does not fit {gpu_model}; run validate_releases first")
+    # GPUs without bf16 (compute capability < 8.0) must load the bf16 checkpoints as fp16.
+    return ResolvedRelease(name, release, entry, tp, max_model_len, "auto" if gpu.bf16 else "half")
+
+
+# --------------------------------------------------------------------------- image references
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    host: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def parse_image(image: str) -> ImageRef:
+    """Split an image reference the way Docker does: a first component with '.' or ':' (or 'localhost') is a registry."""
+    rest, _, digest = image.partition("@")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, remainder
+    else:
+        host, path = "docker.io", rest
+    repository, colon, tag = path.rpartition(":") if ":" in path else (path, "", "")
+    return ImageRef(host=host, repository=repository, tag=tag if colon else None, digest=digest or None)
+
+
+def acr_region(host: str) -> str | None:
+    """The Alibaba region of an ACR registry host, or None if the host is not ACR."""
+    match = _ACR_HOST.match(host)
+    return (match.group("ee") or match.group("pe")) if match else None
+
+
+def is_mainland_region(region: str) -> bool:
+    return region.startswith("cn-") and region not in _NON_MAINLAND_CN_REGIONS
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_releases(
+    releases: Mapping[str, Release],
+    *,
+    stack_cloud: str,
+    jurisdiction: str,
+    region: str,
+    gpu_model: str,
+    gpus_per_node: int,
+    gpu_pool_max_nodes: int,
+    registry_host: str,
+    catalog: ModelCatalog | None = None,
+) -> None:
+    """Raise ConfigError for the first release that cannot run on this stack.
+
+    `registry_host` is the stack's own registry (ECR on AWS, ACR on Alibaba); China
+    releases must pull from it. A wrong `registry_host` for a China stack is a
+    programming error (ValueError), not a config error.
+    """
+    catalog = catalog or load_model_catalog()
+    if gpu_model not in catalog.gpus:
+        raise ConfigError(
+            f"{PROJECT}:gpuPool.instanceType",
+            f"GPU model {gpu_model!r} is not in the model catalog (known: {', '.join(sorted(catalog.gpus))})",
+        )
+    if jurisdiction == "cn":
+        if stack_cloud != "alicloud":
+            raise ValueError(f"China stacks run on alicloud, not {stack_cloud!r}")
+        registry_region = acr_region(registry_host)
+        if registry_region is None or not is_mainland_region(registry_region) or registry_region != region:
+            raise ValueError(
+                f"registry_host {registry_host!r} is not an ACR registry in the stack's mainland region {region!r}"
+            )
+    pool_gpus = gpu_pool_max_nodes * gpus_per_node
+    steady_gpus = 0
+    for name, release in releases.items():
+        resolved = _validate_release(
+            name, release, catalog, gpu_model, gpus_per_node, gpu_pool_max_nodes, jurisdiction, registry_host
+        )
+        steady_gpus += release.replicas * resolved
+    if steady_gpus > pool_gpus:
+        raise ConfigError(
+            f"{PROJECT}:releases",
+            f"the releases' replicas need {steady_gpus} GPUs together, more than the GPU pool's capacity of "
+            f"{pool_gpus} (gpuPool.maxSize {gpu_pool_max_nodes} x {gpus_per_node} GPUs per node)",
+        )
+
+
+def _validate_release(
+    name: str,
+    release: Release,
+    catalog: ModelCatalog,
+    gpu_model: str,
+    gpus_per_node: int,
+    max_nodes: int,
+    jurisdiction: str,
+    registry_host: str,
+) -> int:
+    """Check one release; return its GPUs per replica."""
+    key = _release_key(name)
+    if len(name) > RELEASE_NAME_MAX or not _DNS_LABEL.match(name):
+        raise ConfigError(
+            key,
+            "release name must be a DNS-1123 label: lowercase letters, digits and '-', "
+            f"starting and ending with a letter or digit, at most {RELEASE_NAME_MAX} characters",
+        )
+    if release.model not in catalog.models:
+        allowed = ", ".join(sorted(catalog.models))
+        raise ConfigError(f"{key}.model", f"{release.model!r} is not in the model catalog (allowed: {allowed})")
+    entry = catalog.model(release.model)
+    max_model_len = release.max_model_len or entry.default_max_model_len
+    if max_model_len > entry.max_position_embeddings:
+        raise ConfigError(
+            f"{key}.maxModelLen",
+            f"{max_model_len} exceeds the {entry.max_position_embeddings}-token context of {entry.name}",
+        )
+    needed = required_gpus(
+        entry,
+        catalog.gpus[gpu_model],
+        max_model_len=max_model_len,
+        gpu_memory_utilization=release.gpu_memory_utilization,
+        rule=catalog.sizing,
+    )
+    sizing = f"at maxModelLen {max_model_len} and gpuMemoryUtilization {release.gpu_memory_utilization}"
+    if needed is None:
+        raise ConfigError(
+            f"{key}.model",
+            f"{entry.name} does not fit even {max(catalog.sizing.tensor_parallel_sizes)} {gpu_model} GPUs "
+            f"{sizing}; a GPU node has {gpus_per_node}",
+        )
+    if needed > gpus_per_node:
+        raise ConfigError(
+            f"{key}.model",
+            f"{entry.name} needs {needed} {gpu_model} GPUs per replica {sizing}, but a GPU node has {gpus_per_node}",
+        )
+    tp = _check_tensor_parallel(key, release.tensor_parallel_size, entry, gpu_model, needed, gpus_per_node, sizing)
+    _check_replicas(key, release, tp, gpus_per_node, max_nodes)
+    _check_sources(key, release, jurisdiction, registry_host)
+    return tp
+
+
+def _check_tensor_parallel(
+    key: str, tp: int | None, entry: ModelEntry, gpu_model: str, needed: int, gpus_per_node: int, sizing: str
+) -> int:
+    if tp is None:
+        return needed
+    key = f"{key}.tensorParallelSize"
+    if tp & (tp - 1):
+        allowed = ", ".join(str(n) for n in TENSOR_PARALLEL_SIZES)
+        raise ConfigError(key, f"{tp} is not a power of two (allowed: {allowed})")
+    if tp > gpus_per_node:
+        raise ConfigError(key, f"{tp} exceeds the {gpus_per_node} GPUs of one GPU node")
+    if entry.attention_heads % tp:
+        raise ConfigError(key, f"{tp} does not divide the {entry.attention_heads} attention heads of {entry.name}")
+    if tp < needed:
+        raise ConfigError(key, f"{tp} is below the {needed} {gpu_model} GPUs {entry.name} needs {sizing}")
+    return tp
+
+
+def _check_replicas(key: str, release: Release, tp: int, gpus_per_node: int, max_nodes: int) -> None:
+    lo, hi = release.effective_min_replicas, release.effective_max_replicas
+    if lo > release.replicas:
+        raise ConfigError(f"{key}.minReplicas", f"{lo} is above replicas {release.replicas}")
+    if hi < release.replicas:
+        raise ConfigError(f"{key}.maxReplicas", f"{hi} is below replicas {release.replicas}")
+    # tp and gpus_per_node are powers of two, so replicas pack nodes exactly.
+    capacity = max_nodes * (gpus_per_node // tp)
+    for field, count in (("replicas", release.replicas), ("maxReplicas", hi)):
+        if count > capacity:
+            raise ConfigError(
+                f"{key}.{field}",
+                f"{count} replicas x {tp} GPUs = {count * tp} GPUs exceed the GPU pool's capacity of "
+                f"{max_nodes * gpus_per_node} (gpuPool.maxSize {max_nodes} x {gpus_per_node} GPUs per node)",
+            )
+
+
+def _check_sources(key: str, release: Release, jurisdiction: str, registry_host: str) -> None:
+    ref = parse_image(release.image)
+    if not ref.tag or not ref.digest or not _DIGEST.match(ref.digest):
+        raise ConfigError(
+            f"{key}.image",
+            f"{release.image!r} must be pinned by tag and digest (registry/repository:tag@sha256:<64 hex>)",
+        )
+    if jurisdiction != "cn":
+        return
+    if ref.host != registry_host:
+        raise ConfigError(
+            f"{key}.image",
+            f"{release.image!r} is not from the stack's ACR registry {registry_host!r} "
+            "(China stacks pull images only from their own registry)",
+        )
+    if release.weights_source == "huggingface":
+        raise ConfigError(
+            f"{key}.weightsSource",
+            "'huggingface' is not reachable from mainland China stacks (allowed: bucket, modelscope)",
+        )
+

@@ -1,0 +1,40 @@
+"""What every cloud module returns: one result shape over both clouds.
+
+The model servers, the traffic layer and the exports only ever see a
+`ClusterResult`, so nothing above this line knows which cloud it runs on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpufleet.core import naming
+from gpufleet.core.config import StackConfig
+
+from gpufleet.core.scheduling import (  # noqa: F401  (re-exported for the cloud modules)
+    GPU_MODEL_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_NAMESPACE_PREFIX,
+    MODEL_SERVER_SA_SUBJECT, MODEL_SERVER_SERVICE_ACCOUNT, POOL_LABEL, gpu_node_selector, gpu_tolerations, pool_labels,
+)
+
+
+def resource_name(cfg: StackConfig, suffix: str = "") -> str:
+    """Cloud-side names: project-stack[-suffix] (see gpufleet.core.naming)."""
+    return naming.resource_name(cfg.stack, suffix)
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]  # always a secret
+    provider: k8s.Provider
+    gpu_node_selector: dict[str, str]
+    gpu_tolerations: list[dict[str, str]]
+    registry_url: pulumi.Output[str]
+    weights_bucket_url: pulumi.Output[str]
+    # Identity the model-server service account assumes to read weights
+    # (IRSA role ARN on AWS, RRSA role ARN on Alibaba Cloud).
+    weights_reader_role_arn: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]

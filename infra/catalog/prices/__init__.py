@@ -1,4 +1,0 @@
-"""Price catalog data (`aws.yaml`, `alicloud.yaml`, `fx.yaml`), read by gpufleet.cost.catalog.
-
-A package only so that the YAML files ship with the wheel as package data.
-"""
