@@ -25,6 +25,7 @@ from gpufleet.core import naming, netplan
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.promotion_config import PromotionConfig
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -110,6 +111,8 @@ class StackConfig(_Model):
     # Public endpoint and weights: between this stack's releases, and of this stack in its
     # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
     traffic: TrafficConfig | None = None
+    # How `gpufleet promote` analyses live traffic at every step (see core/promotion_config.py).
+    promotion: PromotionConfig = PromotionConfig()
 
     # -- derived facts, so that components never re-derive them differently --
     @property

@@ -2,7 +2,8 @@
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions``,
 ``POST /v1/completions``, ``GET /health``, ``GET /metrics``,
-``GET|DELETE /sim/requests`` (ground truth) and ``GET /sim/config``.
+``GET|DELETE /sim/requests`` (ground truth), ``GET /sim/config`` and
+``POST /sim/faults`` (runtime switches, :mod:`~gpufleet.simserver.switches`).
 Handlers only validate, plan faults and hand the request to the
 :class:`~gpufleet.simserver.engine.Engine`, which does all the timing.
 """
@@ -21,9 +22,11 @@ from aiohttp import web
 
 from gpufleet.simserver.engine import INJECTED_DISCONNECT, OK, Engine, Job
 from gpufleet.simserver.faults import plan_faults
+from gpufleet.simserver.http_metrics import HttpMetrics
 from gpufleet.simserver.metrics import CONTENT_TYPE, VllmMetrics
 from gpufleet.simserver.model import Scheduler, Sequence
 from gpufleet.simserver.options import SimConfig
+from gpufleet.simserver import switches
 from gpufleet.simserver.protocol import (
     CHAT,
     COMPLETIONS,
@@ -76,7 +79,8 @@ class SimServer:
         self.engine = Engine(self.scheduler, self.metrics, tokens_per_chunk=config.tokens_per_chunk)
         self.truth = TruthLog(config.truth_size)
         self._seq = itertools.count()
-        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.http_metrics = HttpMetrics()  # vLLM's http_requests_total (5xx for canary analysis)
+        self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.http_metrics.middleware])
         self.app.add_routes(
             [
                 web.get("/v1/models", self.models),
@@ -87,6 +91,7 @@ class SimServer:
                 web.get("/sim/requests", self.truth_get),
                 web.delete("/sim/requests", self.truth_clear),
                 web.get("/sim/config", self.sim_config),
+                web.post("/sim/faults", switches.handler(self)),  # runtime fault/latency switches
             ]
         )
         self.app.on_startup.append(self._start_engine)
@@ -106,7 +111,8 @@ class SimServer:
         return web.Response(status=200)
 
     async def prometheus(self, _request: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+        text = self.metrics.render() + self.http_metrics.render()
+        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     async def truth_get(self, request: web.Request) -> web.Response:
         """Ground truth; ``?id=X`` selects one request, ``?since_seq=N`` those with seq >= N."""
