@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.promote.analysis import Analyzer, Iteration, Verdict
-from gpufleet.promote.machine import PromotionTimeout
+from gpufleet.promote.watchdog import PromotionTimeout
 
 Record = Callable[..., Any]
 
