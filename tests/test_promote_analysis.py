@@ -126,7 +126,30 @@ def test_missing_data_is_inconclusive_but_a_failure_still_wins():
 def test_without_any_baseline_value_the_check_is_inconclusive():
     it, _, _ = analyse(lambda m, r: 0.0 if (r, m) == ("blue", "requests") else HEALTHY[m])
     assert it.verdict is Verdict.INCONCLUSIVE
-    assert "ttft_p95_ms: no baseline value to compare with" in it.reason
+    assert it.reason == ("error_ratio, ttft_p95_ms, tpot_p95_ms, e2e_p95_ms, queue_per_replica, kv_cache_usage: no "
+                         "baseline value to compare with (the baseline served fewer than minRequests 20 before and "
+                         "during the promotion)")
+
+
+def test_the_baseline_measured_before_the_first_shift_is_the_reference_for_a_step_to_100_percent():
+    prom, _ = client(healthy, CONFIG)
+    analyzer = Analyzer(prom, CONFIG, SLO)
+    measured = analyzer.measure_baseline("blue", at=1_700_000_000.0, window_s=30.0)
+    assert measured["requests"] == 120.0 and measured["values"]["ttft_p95_ms"] == 60.0
+    # the 100% step: blue serves nothing any more
+    values = lambda m, r: (0.0 if m == "requests" else None) if r == "blue" else {"ttft_p95_ms": 70.0}.get(m, HEALTHY[m])
+    it, _, _ = analyse(values, analyzer=analyzer)
+    assert it.verdict is Verdict.PASS
+    ttft = check(it, "ttft_p95_ms")
+    assert (ttft.baseline, ttft.baseline_from, ttft.bound) == (60.0, "before the first shift", 72.0)
+
+
+def test_a_baseline_without_enough_traffic_before_the_shift_is_not_a_reference():
+    prom, _ = client(lambda m, r: 3.0 if m == "requests" else HEALTHY[m], CONFIG)
+    analyzer = Analyzer(prom, CONFIG, SLO)
+    assert analyzer.measure_baseline("blue", at=1_700_000_000.0, window_s=30.0) == {
+        "requests": 3.0, "values": {}, "note": "fewer than minRequests 20: not used as a baseline"}
+    assert analyzer.remembered == {}
 
 
 def test_a_baseline_without_traffic_is_compared_as_it_was_last_measured():

@@ -44,7 +44,8 @@ def with_fault(metric_name: str, value: float, from_share: int) -> Scenario:
 class AnalysedRun:
     def __init__(self, tmp_path: Path, scenario: Scenario, *, stack: FakeStack | None = None,
                  sleep: Callable[[float], None] | None = None, rehearsal: bool = False,
-                 rollout: ScriptedRollout | None = None, analysis: Any = None) -> None:
+                 rollout: ScriptedRollout | None = None, analysis: Any = None,
+                 steps: tuple[int, ...] = (10, 50, 100)) -> None:
         self.stack = stack or FakeStack()
         self.now = 1_700_000_000.0
         self.sleeps: list[float] = []
@@ -68,7 +69,7 @@ class AnalysedRun:
         self.analysis = analysis or StepAnalysis(
             analyzer, interval_s=CONFIG.interval_s, iterations=CONFIG.iterations, failure_limit=CONFIG.failure_limit,
             record=audit.record, say=self.lines.append, sleep=fake_sleep, clock=lambda: self.now)
-        plan = build_plan("prod-us-east-1", TRAFFIC, "green", (10, 50, 100), jurisdiction="global", cloud="aws",
+        plan = build_plan("prod-us-east-1", TRAFFIC, "green", steps, jurisdiction="global", cloud="aws",
                           releases={"blue": 4, "green": 2})
         self.gate = ScriptedGate(PASS)  # only the gate before step 1: the shifts are judged on live traffic
         self.outcome: Outcome = run_promotion(
@@ -107,6 +108,28 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path) -> None:
     ttft = next(c for c in analyses[-1]["checks"] if c["name"] == "ttft_p95_ms")
     assert (ttft["baseline"], ttft["baseline_from"]) == (60.0, "step 2 iteration 3")
     assert run.of("plan")[0]["analysis"] is True
+    (baseline,) = run.of("baseline")  # measured once, after the gate and before the first shift
+    assert (baseline["baseline"], baseline["requests"], baseline["values"]["ttft_p95_ms"]) == ("blue", 300.0, 60.0)
+    kinds = [e["event"] for e in run.events]
+    assert kinds.index("baseline") == kinds.index("apply") - 1
+
+
+def test_a_single_step_to_100_percent_is_compared_with_the_baseline_before_the_shift(tmp_path: Path) -> None:
+    run = AnalysedRun(tmp_path, with_fault("ttft_p95_ms", 75.0, from_share=100), steps=(100,))
+    assert run.outcome.result is Result.ROLLED_BACK and run.outcome.weights == START
+    assert run.outcome.reason.endswith("ttft_p95_ms 75.0 ms > 72.0 ms (baseline 60.0 ms x 1.2)")
+    assert AnalysedRun(tmp_path / "ok", healthy, steps=(100,)).outcome.result is Result.PROMOTED
+
+
+def test_a_prometheus_outage_before_the_shift_is_recorded_and_the_steps_still_decide(tmp_path: Path) -> None:
+    def down_at_first(metric: str, release: str, share: int, call: int) -> float | None:
+        if call == 1:
+            raise PrometheusError("cannot reach Prometheus at fake: timed out")
+        return healthy(metric, release, share, call)
+
+    run = AnalysedRun(tmp_path, down_at_first)
+    assert run.of("baseline")[0]["error"] == "cannot reach Prometheus at fake: timed out"
+    assert run.outcome.result is Result.PROMOTED
 
 
 def test_a_ttft_regression_from_step_2_rolls_back_to_step_1(tmp_path: Path) -> None:
@@ -211,6 +234,9 @@ def test_a_candidate_that_stops_being_ready_is_not_analysed(tmp_path: Path) -> N
 
 def test_an_analysis_that_raises_fails_closed(tmp_path: Path) -> None:
     class Broken:
+        def before_shift(self, candidate: str, baseline: str) -> None:
+            pass
+
         def run_step(self, step: int, share: int, candidate: str, baseline: str) -> Any:
             raise ValueError("bad JSON")
 

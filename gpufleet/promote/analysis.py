@@ -144,6 +144,25 @@ class Analyzer:
         verdict, reason = _overall(checks, requests)
         return Iteration(**base, **counts, verdict=verdict, reason=reason, checks=checks)
 
+    def measure_baseline(self, baseline: str, *, at: float, window_s: float) -> dict[str, Any]:
+        """Remember the baseline's values over the window before the first shift (real users' traffic).
+
+        A plan whose first step takes all traffic leaves the baseline nothing
+        to be measured on during the steps; this is what it is compared with.
+        Returns what was measured, for the audit log; raises PrometheusError.
+        """
+        _, requests = self._q(queries.REQUESTS, baseline, window_s, at)
+        measured: dict[str, Any] = {"requests": requests, "values": {}}
+        if requests is None or requests < self.config.min_requests:
+            measured["note"] = f"fewer than minRequests {self.config.min_requests}: not used as a baseline"
+            return measured
+        for metric in queries.CHECKED:
+            value = self._q(metric, baseline, window_s, at)[1]
+            measured["values"][metric.name] = value
+            if value is not None:
+                self.remembered[metric.name] = (value, "before the first shift")
+        return measured
+
     def _check(self, metric: MetricQuery, candidate: str, baseline: str | None, window_s: float, at: float,
                where: str) -> CheckResult:
         expr = metric.expr(self.config.selector(candidate), window_s)
@@ -165,7 +184,8 @@ class Analyzer:
                                f"{metric.name}: no data", **fields)
         if relative is None:
             return CheckResult(metric.name, metric.unit, expr, value, Verdict.INCONCLUSIVE,
-                               f"{metric.name}: no baseline value to compare with", **fields)
+                               f"{metric.name}: no baseline value to compare with (the baseline served fewer than "
+                               f"minRequests {self.config.min_requests} before and during the promotion)", **fields)
         bound = relative if absolute is None else min(absolute, relative)
         if value <= bound:
             return CheckResult(metric.name, metric.unit, expr, value, Verdict.PASS,
@@ -187,5 +207,17 @@ def _overall(checks: tuple[CheckResult, ...], requests: float) -> tuple[Verdict,
         return Verdict.FAIL, "; ".join(c.reason for c in failed)
     unknown = [c for c in checks if c.verdict is not Verdict.PASS]
     if unknown:
-        return Verdict.INCONCLUSIVE, "; ".join(c.reason for c in unknown)
+        return Verdict.INCONCLUSIVE, _grouped(unknown)
     return Verdict.PASS, f"all {len(checks)} checks within bounds ({requests:.0f} requests)"
+
+
+def _grouped(checks: list[CheckResult]) -> str:
+    """'a: no data; b: no data' -> 'a, b: no data' (the same gap in several checks is said once)."""
+    by_why: dict[str, list[str]] = {}
+    for c in checks:
+        prefix = f"{c.name}: "
+        why = c.reason.removeprefix(prefix) if c.reason.startswith(prefix) else c.reason
+        names = by_why.setdefault(why, [])
+        if c.reason.startswith(prefix):
+            names.append(c.name)
+    return "; ".join(f"{', '.join(names)}: {why}" if names else why for why, names in by_why.items())

@@ -80,6 +80,9 @@ class StepResult(Protocol):
 class LiveAnalysis(Protocol):
     """Canary analysis of the live traffic after a shift (`steps.StepAnalysis`)."""
 
+    def before_shift(self, candidate: str, baseline: str) -> None:
+        """Measure the baseline before anything moves (what a first step to 100% is compared with)."""
+
     def run_step(self, step: int, share: int, candidate: str, baseline: str) -> StepResult: ...
 
 
@@ -184,6 +187,8 @@ class Promotion:
                 slo=self.slo.model_dump(by_alias=True, exclude_none=True),
             )
             self._verify(plan.steps[0], phase="gate", share=plan.start[plan.candidate])
+            if self.analysis is not None and not self.dry_run:
+                self._before_shift(plan.steps[0])
             for step in plan.steps:
                 if self.dry_run:
                     if step.number > 1:
@@ -222,12 +227,23 @@ class Promotion:
             self.say(f"  rollout: {'ready' if rollout.ready else 'NOT READY'}: {rollout.reason}")
         return rollout
 
+    def _baseline_of(self, step: Step) -> str:
+        """The release losing the most traffic at this step (ties: alphabetical)."""
+        others = {name: w for name, w in step.before.items() if name != self.plan.candidate}
+        return max(sorted(others), key=lambda name: others[name])
+
+    def _before_shift(self, step: Step) -> None:
+        assert self.analysis is not None
+        try:
+            self.analysis.before_shift(self.plan.candidate, self._baseline_of(step))
+        except Exception as exc:  # only a reference for later: the steps' own checks still decide
+            self.audit.record("baseline", error=f"measuring the baseline raised {exc!r}")
+
     def _analyse(self, step: Step) -> None:
         """Rollout check, then canary analysis of the live traffic; raises _Stop unless the step passed."""
         assert self.analysis is not None
         candidate = self.plan.candidate
-        others = {name: w for name, w in step.before.items() if name != candidate}
-        baseline = max(sorted(others), key=lambda name: others[name])  # the release losing the most traffic
+        baseline = self._baseline_of(step)
         self.say(f"step {step.number}: checking {candidate} (analysis, {step.share}% share)")
         rollout = self._rollout()
         verdict, reason, summary = "invalid", f"candidate not ready: {rollout.reason}", None
@@ -282,7 +298,8 @@ class Promotion:
     def _apply(self, step: Step) -> None:
         assert self.stack is not None
         before = self.applied
-        self.say(f"step {step.number}: applying {format_weights(step.after)} (pulumi up)")
+        via = "the local router" if self.rehearsal else "pulumi up"
+        self.say(f"step {step.number}: applying {format_weights(step.after)} ({via})")
         self.audit.record("apply", step=step.number, dry_run=False, applied=False,
                           weights_before=before, weights_after=step.after)
         self.applied = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.promote.analysis import Analyzer, Iteration, Verdict
+from gpufleet.promote.prometheus import PrometheusError
 from gpufleet.promote.watchdog import PromotionTimeout
 
 Record = Callable[..., Any]
@@ -53,6 +54,14 @@ class StepAnalysis:
         self.say = say
         self.sleep = sleep
         self.clock = clock
+
+    def before_shift(self, candidate: str, baseline: str) -> None:
+        """Measure the baseline on the traffic it served before the first shift (no waiting: it is in Prometheus)."""
+        try:
+            measured = self.analyzer.measure_baseline(baseline, at=self.clock(), window_s=self.interval_s)
+        except PrometheusError as exc:
+            measured = {"error": str(exc)}
+        self.record("baseline", baseline=baseline, window_s=self.interval_s, **measured)
 
     def run_step(self, step: int, share: int, candidate: str, baseline: str) -> StepVerdict:
         done: list[Iteration] = []
