@@ -62,7 +62,17 @@ def test_slower_than_the_relative_bound_fails_with_the_reason():
 def test_above_the_slo_fails_naming_the_slo():
     it, _, _ = analyse(lambda m, r: {"ttft_p95_ms": 900.0 if r == "green" else 760.0}.get(m, HEALTHY[m]))
     assert it.verdict is Verdict.FAIL
-    assert it.reason == "ttft_p95_ms 900.0 ms > 800.0 ms (the SLO's 800.0 ms)"
+    assert it.reason == "ttft_p95_ms 900.0 ms > 800.0 ms (gpufleet:slo.ttftP95Ms)"
+
+
+def test_queue_and_kv_cache_have_absolute_bounds_only():
+    # a candidate at 10% and a baseline at 90% carry different loads per replica: no relative bound
+    it, _, _ = analyse(candidate(queue_per_replica=6.0, kv_cache_usage=0.9))
+    assert it.verdict is Verdict.PASS
+    assert (check(it, "queue_per_replica").relative, check(it, "queue_per_replica").bound) == (None, 8.0)
+    it, _, _ = analyse(candidate(queue_per_replica=9.0, kv_cache_usage=0.97))
+    assert it.reason == ("queue_per_replica 9.00 > 8.00 (gpufleet:promotion.maxQueuePerReplica); "
+                         "kv_cache_usage 0.9700 > 0.9500 (gpufleet:promotion.maxKvCacheUsage)")
 
 
 def test_small_values_get_a_slack_floor():
@@ -70,13 +80,13 @@ def test_small_values_get_a_slack_floor():
     it, _, _ = analyse(lambda m, r: {"ttft_p95_ms": 29.0 if r == "green" else 20.0}.get(m, HEALTHY[m]))
     assert it.verdict is Verdict.PASS and check(it, "ttft_p95_ms").bound == 30.0
     it, _, _ = analyse(lambda m, r: {"ttft_p95_ms": 31.0 if r == "green" else 20.0}.get(m, HEALTHY[m]))
-    assert it.reason == "ttft_p95_ms 31.0 ms > 30.0 ms (baseline 20.0 ms x 1.2 (+10.0 ms floor))"
+    assert it.reason == "ttft_p95_ms 31.0 ms > 30.0 ms (baseline 20.0 ms x 1.2, floor +10.0 ms)"
 
 
 def test_an_error_burst_fails_on_the_error_ratio():
     it, _, _ = analyse(candidate(error_ratio=0.2))
     assert it.verdict is Verdict.FAIL
-    assert it.reason == "error_ratio 0.2000 > 0.0050 (baseline 0.0000 x 2 (+0.0050 floor))"
+    assert it.reason == "error_ratio 0.2000 > 0.0050 (baseline 0.0000 x 2, floor +0.0050)"
 
 
 def test_every_failed_check_is_named():
@@ -126,7 +136,7 @@ def test_missing_data_is_inconclusive_but_a_failure_still_wins():
 def test_without_any_baseline_value_the_check_is_inconclusive():
     it, _, _ = analyse(lambda m, r: 0.0 if (r, m) == ("blue", "requests") else HEALTHY[m])
     assert it.verdict is Verdict.INCONCLUSIVE
-    assert it.reason == ("error_ratio, ttft_p95_ms, tpot_p95_ms, e2e_p95_ms, queue_per_replica, kv_cache_usage: no "
+    assert it.reason == ("error_ratio, ttft_p95_ms, tpot_p95_ms, e2e_p95_ms: no "
                          "baseline value to compare with (the baseline served fewer than minRequests 20 before and "
                          "during the promotion)")
 

@@ -29,8 +29,17 @@ from gpufleet.promote import queries
 from gpufleet.promote.prometheus import PrometheusClient, PrometheusError
 from gpufleet.promote.queries import MetricQuery
 
+# Checks with a relative bound, and their key in gpufleet:promotion.relative. Queue depth and KV-cache usage
+# depend on the load per replica, which the shares make different on purpose: absolute bounds only.
 RELATIVE_FIELD = {"error_ratio": "error_ratio", "ttft_p95_ms": "ttft_p95", "tpot_p95_ms": "tpot_p95",
-                  "e2e_p95_ms": "e2e_p95", "queue_per_replica": "queue_per_replica", "kv_cache_usage": "kv_cache_usage"}
+                  "e2e_p95_ms": "e2e_p95"}
+
+
+# Where each absolute bound comes from, as the config key a user would change.
+ABSOLUTE_SOURCE = {"error_ratio": "gpufleet:slo.maxErrorRate", "ttft_p95_ms": "gpufleet:slo.ttftP95Ms",
+                   "tpot_p95_ms": "gpufleet:slo.tpotP95Ms", "e2e_p95_ms": "gpufleet:slo.e2eP95Ms",
+                   "queue_per_replica": "gpufleet:promotion.maxQueuePerReplica",
+                   "kv_cache_usage": "gpufleet:promotion.maxKvCacheUsage"}
 
 
 class Verdict(StrEnum):
@@ -175,27 +184,30 @@ class Analyzer:
             self.remembered[metric.name] = (base_value, where)
         reference = self.remembered.get(metric.name)
         absolute = absolute_bound(metric.name, self.slo, self.config)
-        ratio = getattr(self.config.relative, RELATIVE_FIELD[metric.name])
-        relative = None if reference is None else max(reference[0] * ratio, reference[0] + metric.slack)
+        field_name = RELATIVE_FIELD.get(metric.name)
+        ratio = getattr(self.config.relative, field_name) if field_name else None
+        relative = None if reference is None or ratio is None else max(reference[0] * ratio,
+                                                                        reference[0] + metric.slack)
         fields = {"baseline": reference[0] if reference else None, "baseline_from": reference[1] if reference else None,
                   "absolute": absolute, "relative": relative}
         if value is None:
             return CheckResult(metric.name, metric.unit, expr, None, Verdict.INCONCLUSIVE,
                                f"{metric.name}: no data", **fields)
-        if relative is None:
+        if relative is None and ratio is not None:
             return CheckResult(metric.name, metric.unit, expr, value, Verdict.INCONCLUSIVE,
                                f"{metric.name}: no baseline value to compare with (the baseline served fewer than "
                                f"minRequests {self.config.min_requests} before and during the promotion)", **fields)
-        bound = relative if absolute is None else min(absolute, relative)
+        bound = min(b for b in (absolute, relative) if b is not None)
         if value <= bound:
             return CheckResult(metric.name, metric.unit, expr, value, Verdict.PASS,
                                f"{metric.name} {_fmt(value, metric.unit)} <= {_fmt(bound, metric.unit)}",
                                bound=bound, **fields)
-        if absolute is not None and value > absolute and absolute <= relative:
-            why = f"the SLO's {_fmt(absolute, metric.unit)}"
+        if relative is None or (absolute is not None and absolute <= relative):
+            why = ABSOLUTE_SOURCE[metric.name]
         else:
+            assert reference is not None and ratio is not None
             why = f"baseline {_fmt(reference[0], metric.unit)} x {ratio:g}" + (
-                f" (+{_fmt(metric.slack, metric.unit)} floor)" if relative > reference[0] * ratio else "")
+                f", floor +{_fmt(metric.slack, metric.unit)}" if relative > reference[0] * ratio else "")
         return CheckResult(metric.name, metric.unit, expr, value, Verdict.FAIL,
                            f"{metric.name} {_fmt(value, metric.unit)} > {_fmt(bound, metric.unit)} ({why})",
                            bound=bound, **fields)

@@ -65,9 +65,9 @@ TPOT_P95 = MetricQuery(
 E2E_P95 = MetricQuery("e2e_p95_ms", "e2e latency p95", "ms", _quantile("vllm:e2e_request_latency_seconds") + " * 1000",
                       slack=50.0)
 QUEUE = MetricQuery("queue_per_replica", "queue per replica", "requests",
-                    "max(avg_over_time(vllm:num_requests_waiting{{sel}}[{w}]))", slack=1.0)
+                    "max(avg_over_time(vllm:num_requests_waiting{{sel}}[{w}]))")
 KV_CACHE = MetricQuery("kv_cache_usage", "KV-cache usage", "ratio",
-                       "max(max_over_time(vllm:kv_cache_usage_perc{{sel}}[{w}]))", slack=0.05)
+                       "max(max_over_time(vllm:kv_cache_usage_perc{{sel}}[{w}]))")
 
 # Judged every iteration, in this order (the traffic queries come first and decide validity).
 CHECKED = (ERROR_RATIO, TTFT_P95, TPOT_P95, E2E_P95, QUEUE, KV_CACHE)
