@@ -55,6 +55,15 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.
     code, out, events = rehearse(tmp_path, capsys, *FAST, "--html", str(report))
     assert code == 0, "\n".join(out)
     assert out[-2] == "rehearsal-promoted: green promoted to 100%"
+    assert out[0].startswith("rehearsal: 2 simulators (blue, green) behind HAProxy at http://127.0.0.1:")
+    assert out[1:5] == [
+        "promotion of green on stack prod-us-east-1 (REHEARSAL: a local router is shifted, nothing of the stack "
+        "is touched)",
+        "  now:    blue=100, green=0",
+        "  step 1: blue=50, green=50  (green 50%)",
+        "  step 2: blue=0, green=100  (green 100%)",
+    ]
+    assert "step 1: applying blue=50, green=50 (the local router)" in out
     assert analysed_steps(events) == [(1, "pass"), (1, "pass"), (2, "pass"), (2, "pass")]
     assert [e["weights_after"] for e in of(events, "applied")] == [W50, W100]
     finished = events[-1]

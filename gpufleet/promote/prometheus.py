@@ -64,33 +64,42 @@ class KubeProxyTransport:
     def __init__(self, kubeconfig: Mapping[str, Any], *, namespace: str, name: str, port: int) -> None:
         from kubernetes import client, config
 
-        configuration = client.Configuration()
-        config.load_kube_config_from_dict(dict(kubeconfig), client_configuration=configuration, persist_config=False)
-        self._api = client.ApiClient(configuration)
+        self._configuration = client.Configuration()
+        config.load_kube_config_from_dict(dict(kubeconfig), client_configuration=self._configuration,
+                                          persist_config=False)
+        # The client's REST layer (TLS, client certificates, proxy settings of the kubeconfig); its
+        # request(method, url, headers=..., _request_timeout=...) is the same in every supported version.
+        self._rest = client.ApiClient(self._configuration).rest_client
         self._base = f"/api/v1/namespaces/{namespace}/services/{name}:{port}/proxy"
         self.where = f"service {namespace}/{name}:{port} (Kubernetes API proxy)"
 
     def get(self, path: str, params: Params, timeout_s: float) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
+        url = f"{self._configuration.host}{self._base}/{path}?{urllib.parse.urlencode(list(params))}"
+        headers = {"Accept": "application/json"}
+        # auth_settings() refreshes exec/OIDC tokens; its key name differs between client versions
+        for setting in self._configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
         try:
-            response = self._api.call_api(
-                f"{self._base}/{path}", "GET", query_params=list(params), header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                _request_timeout=timeout_s,
-            )
-            return response.data
-        except ApiException as exc:
+            response = self._rest.request("GET", url, headers=headers, _request_timeout=timeout_s)
+            data = response.data if response.data is not None else response.read()
+        except ApiException as exc:  # older clients raise for non-2xx answers
             raise PrometheusError(f"{self.where} answered HTTP {exc.status}: {_error_text(exc.body)}") from None
         except Exception as exc:  # urllib3 and socket errors: one line, never a pass
             raise PrometheusError(f"cannot reach Prometheus at {self.where}: {exc}") from None
+        if not 200 <= response.status <= 299:
+            raise PrometheusError(f"{self.where} answered HTTP {response.status}: {_error_text(data)}")
+        return data
 
 
 def _error_text(body: bytes | str | None) -> str:
-    """Prometheus's own `error` field when the body is its JSON, else the start of the body."""
+    """Prometheus's own `error` (or the API server's `message`) when the body is JSON, else the body's start."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
     try:
-        return str(json.loads(text).get("error") or text[:200])
+        answer = json.loads(text)
+        return str(answer.get("error") or answer.get("message") or text[:200])
     except (ValueError, AttributeError):
         return " ".join(text.split())[:200] or "(empty body)"
 
@@ -114,7 +123,7 @@ class PrometheusClient:
             raise PrometheusError(f"{self.where} did not answer JSON: {_error_text(raw)}") from None
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error") if isinstance(answer, dict) else None
-            raise PrometheusError(f"Prometheus rejected the query: {error or answer!r}")
+            raise PrometheusError(f"Prometheus rejected the query: {error or str(answer)[:200]}")
         return answer.get("data") or {}
 
     def query(self, expr: str, at: float) -> float | None:
