@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from gpufleet.commands._errors import CannotRun
 
+LATENCIES = ("ttft_ms", "itl_ms")  # the simulator switches that are not faults
 LOCAL_SKIP_REASON = ("rehearsal on this machine (--local): there is no cluster, "
                      "so the Kubernetes rollout check is skipped")
 
@@ -59,13 +60,13 @@ def start(args: argparse.Namespace, inputs: Any, plan: Any, cleanup: ExitStack, 
     from gpufleet.commands.loadtest import UsageError, parse_sim_options
     from gpufleet.promote.machine import Target
     from gpufleet.promote.rehearsal import Rehearsal, RehearsalError, RehearsalSpec
-    from gpufleet.simserver.switches import FAULT_FIELDS
+    from gpufleet.simserver.switches import SWITCHES
 
     try:
         candidate_options = parse_sim_options(args.sim)
         # without --baseline-sim the baseline runs like the candidate, minus the candidate's faults
         baseline_options = (parse_sim_options(args.baseline_sim) if args.baseline_sim else
-                            {k: v for k, v in candidate_options.items() if k not in FAULT_FIELDS})
+                            {k: v for k, v in candidate_options.items() if k not in SWITCHES or k in LATENCIES})
     except (UsageError, ValueError) as exc:
         raise CannotRun(f"--sim/--baseline-sim: {exc}") from None
     spec = RehearsalSpec(

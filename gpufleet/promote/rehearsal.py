@@ -13,7 +13,7 @@ What runs (all on 127.0.0.1, free ports, stopped on exit whatever happens):
   sends exactly the PromQL it would send to the stack's Prometheus.
 
 Faults scheduled with `faults={step: {switch: value}}` are switched on in the
-candidate (`POST /sim/faults`) at the moment that step's weights are applied,
+candidate (`PUT /sim/faults`) at the moment that step's weights are applied,
 so a rehearsal shows the analysis catching them at the step where they start.
 """
 
@@ -154,7 +154,7 @@ class Rehearsal:
         """Switch faults on in the candidate now (and say so in the audit log)."""
         url = f"{self.candidate_url}/sim/faults"
         body = json.dumps(dict(switches)).encode()
-        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=5) as response:
             response.read()
         shown = ", ".join(f"{k}={v:g}" for k, v in switches.items())

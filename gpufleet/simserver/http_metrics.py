@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-EXCLUDED = ("/metrics", "/health")
+EXCLUDED = ("/metrics", "/health", "/load", "/ping", "/version", "/server_info")  # vLLM's excluded_handlers
 NAME = "http_requests_total"
 HELP = "Total number of requests by method, status and handler."
 

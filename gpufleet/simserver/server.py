@@ -3,7 +3,7 @@
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions``,
 ``POST /v1/completions``, ``GET /health``, ``GET /metrics``,
 ``GET|DELETE /sim/requests`` (ground truth), ``GET /sim/config`` and
-``POST /sim/faults`` (runtime switches, :mod:`~gpufleet.simserver.switches`).
+``PUT /sim/faults`` (runtime switches, see :mod:`switches`).
 Handlers only validate, plan faults and hand the request to the
 :class:`~gpufleet.simserver.engine.Engine`, which does all the timing.
 """
@@ -26,7 +26,7 @@ from gpufleet.simserver.http_metrics import HttpMetrics
 from gpufleet.simserver.metrics import CONTENT_TYPE, VllmMetrics
 from gpufleet.simserver.model import Scheduler, Sequence
 from gpufleet.simserver.options import SimConfig
-from gpufleet.simserver import switches
+from gpufleet.simserver.switches import SwitchError, switched_config
 from gpufleet.simserver.protocol import (
     CHAT,
     COMPLETIONS,
@@ -91,7 +91,7 @@ class SimServer:
                 web.get("/sim/requests", self.truth_get),
                 web.delete("/sim/requests", self.truth_clear),
                 web.get("/sim/config", self.sim_config),
-                web.post("/sim/faults", switches.handler(self)),  # runtime fault/latency switches
+                web.put("/sim/faults", self.sim_faults),
             ]
         )
         self.app.on_startup.append(self._start_engine)
@@ -134,6 +134,20 @@ class SimServer:
 
     async def sim_config(self, _request: web.Request) -> web.Response:
         return _json(self.config.describe())
+
+    async def sim_faults(self, request: web.Request) -> web.Response:
+        """Change faults / fixed latencies for new requests; answers the new configuration."""
+        try:
+            body = await request.json(loads=json.loads)
+        except ValueError:
+            return _json(ApiError(400, "Request body is not valid JSON.").body(), 400)
+        try:
+            config = switched_config(self.config, body)
+        except SwitchError as exc:
+            return _json(ApiError(400, str(exc)).body(), 400)
+        self.config = config
+        self.scheduler.timing = config.timing
+        return _json(config.describe())
 
     # -- completions -----------------------------------------------------
     async def chat(self, request: web.Request) -> web.StreamResponse:

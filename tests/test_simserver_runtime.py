@@ -1,4 +1,4 @@
-"""Runtime fault switches (`POST /sim/faults`) and vLLM's `http_requests_total`, in process over real HTTP."""
+"""Runtime fault switches (`PUT /sim/faults`) and vLLM's `http_requests_total`, in process over real HTTP."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ async def metrics(client: TestClient) -> list[str]:
 def test_an_error_burst_switched_on_at_run_time():
     async def scenario(client: TestClient, server: SimServer) -> Any:
         before = await chat(client)
-        async with client.post("/sim/faults", json={"error_rate": 1.0}) as resp:
+        async with client.put("/sim/faults", json={"error_rate": 1.0}) as resp:
             config = await resp.json()
         during = [await chat(client) for _ in range(3)]
-        async with client.post("/sim/faults", json={"error_rate": 0}) as resp:
+        async with client.put("/sim/faults", json={"error_rate": 0}) as resp:
             assert resp.status == 200
         after = await chat(client, stream=True)
         return before, config, during, after, await metrics(client)
@@ -57,7 +57,7 @@ def test_a_ttft_regression_switched_on_at_run_time():
         started = time.monotonic()
         await chat(client)
         fast = time.monotonic() - started
-        async with client.post("/sim/faults", json={"ttft_ms": 300}) as resp:
+        async with client.put("/sim/faults", json={"ttft_ms": 300}) as resp:
             config = await resp.json()
         started = time.monotonic()
         await chat(client)
@@ -72,14 +72,15 @@ def test_bad_switches_are_refused_and_change_nothing():
     async def scenario(client: TestClient, server: SimServer) -> Any:
         answers = []
         for body in ({"temperature": 1}, {"error_rate": 2}, {"error_rate": -1}, {"error_rate": True}, [], {}):
-            async with client.post("/sim/faults", json=body) as resp:
+            async with client.put("/sim/faults", json=body) as resp:
                 answers.append((resp.status, (await resp.json())["error"]["message"]))
         return answers, server.config.faults.error_rate
 
     answers, error_rate = run(scenario)
     assert error_rate == 0.0
     assert [status for status, _ in answers] == [400] * 6
-    assert answers[0][1] == ("Unknown switch 'temperature'; allowed: error_rate, stall_rate, stall_ms, disconnect_rate, "
-                             "malformed_rate, ttft_ms, itl_ms.")
-    assert answers[1][1] == "error_rate must be between 0 and 1, got 2.0."
-    assert answers[2][1] == "'error_rate' must be a number >= 0, got -1."
+    assert answers[0][1] == ("unknown switch 'temperature' (allowed: error_rate, stall_rate, stall_ms, "
+                             "disconnect_rate, malformed_rate, ttft_ms, itl_ms)")
+    assert answers[1][1] == "error_rate must be between 0 and 1, got 2.0"
+    assert answers[2][1] == "'error_rate' must be >= 0, got -1"
+    assert answers[3][1] == "'error_rate' must be a finite number, got True"
