@@ -1,13 +1,17 @@
 """A throw-away local Prometheus (the Debian `prometheus` binary) for rehearsals and tests.
 
-`LocalPrometheus(jobs)` writes a config with the given scrape jobs, starts
-Prometheus on 127.0.0.1 at a free port with its data in a temporary
+`LocalPrometheus(targets)` writes a config that scrapes the given targets,
+starts Prometheus on 127.0.0.1 at a free port with its data in a temporary
 directory, waits until `/-/ready` answers, and on exit stops it and removes
-the data. Generic on purpose: a job is a name, its targets and the labels
-every series of those targets gets.
+the data. Generic on purpose: a target is a job name, an address and the
+labels every series scraped from it gets.
 
-    with LocalPrometheus([ScrapeJob("blue", ["127.0.0.1:8001"], {"namespace": "llm-blue"})]) as prom:
+    with LocalPrometheus([ScrapeTarget("blue", "127.0.0.1:8001", {"namespace": "llm-blue"})]) as prom:
         prom.url   # "http://127.0.0.1:PORT"
+
+The constructor and `ScrapeTarget` have the same shape as the observability
+work's `gpufleet.observability.localprom` (issue 10), so the two can become
+one module by changing an import.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import yaml
 
 
 @dataclass(frozen=True)
-class ScrapeJob:
-    name: str
-    targets: Sequence[str]  # host:port
+class ScrapeTarget:
+    job: str
+    address: str  # host:port
     labels: Mapping[str, str] = field(default_factory=dict)
     metrics_path: str = "/metrics"
 
@@ -40,14 +44,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def prometheus_config(jobs: Sequence[ScrapeJob], scrape_interval_s: float) -> dict:
-    interval = f"{scrape_interval_s:g}s"
+def prometheus_config(targets: Sequence[ScrapeTarget], scrape_interval_s: float) -> dict:
+    interval = f"{round(scrape_interval_s * 1000)}ms"  # Prometheus durations take no fractions
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "scrape_configs": [
-            {"job_name": job.name, "metrics_path": job.metrics_path, "scrape_timeout": interval,
-             "static_configs": [{"targets": list(job.targets), "labels": dict(job.labels)}]}
-            for job in jobs
+            {"job_name": t.job, "metrics_path": t.metrics_path, "scrape_timeout": interval,
+             "static_configs": [{"targets": [t.address], "labels": dict(t.labels)}]}
+            for t in targets
         ],
     }
 
@@ -55,9 +59,11 @@ def prometheus_config(jobs: Sequence[ScrapeJob], scrape_interval_s: float) -> di
 class LocalPrometheus:
     """A real Prometheus as a child process; a context manager."""
 
-    def __init__(self, jobs: Sequence[ScrapeJob], *, scrape_interval_s: float = 1.0, binary: str = "prometheus",
-                 startup_timeout_s: float = 30.0) -> None:
-        self.jobs = list(jobs)
+    def __init__(self, targets: Sequence[ScrapeTarget], rules_text: None = None, *, scrape_interval_s: float = 1.0,
+                 binary: str = "prometheus", startup_timeout_s: float = 30.0) -> None:
+        if rules_text is not None:
+            raise ValueError("this launcher runs no rules; use gpufleet.observability.localprom for rule tests")
+        self.targets = list(targets)
         self.scrape_interval_s = scrape_interval_s
         self.binary = binary
         self.startup_timeout_s = startup_timeout_s
@@ -72,7 +78,7 @@ class LocalPrometheus:
                                "run `bash scripts/system-deps.sh` as root)")
         self._dir = Path(tempfile.mkdtemp(prefix="gpufleet-prometheus-"))
         config = self._dir / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(self.jobs, self.scrape_interval_s)), encoding="utf-8")
+        config.write_text(yaml.safe_dump(prometheus_config(self.targets, self.scrape_interval_s)), encoding="utf-8")
         for _ in range(3):  # a free port can be taken between the probe and the bind: try again
             port = _free_port()
             self.url = f"http://127.0.0.1:{port}"

@@ -92,7 +92,7 @@ def test_an_error_burst_fails_on_the_error_ratio():
 def test_every_failed_check_is_named():
     it, _, _ = analyse(candidate(error_ratio=0.2, e2e_p95_ms=9000.0))
     assert it.verdict is Verdict.FAIL
-    assert it.reason.startswith("error_ratio 0.2000 > ") and "; e2e_p95_ms 9000.0 ms > 3120.0 ms" in it.reason
+    assert it.reason.startswith("error_ratio 0.2000 > ") and "; e2e_p95_ms 9000.0 ms > 3900.0 ms" in it.reason
 
 
 def test_an_infinite_quantile_is_a_failure_not_missing_data():

@@ -77,6 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "thresholds and minSamples still apply)")
     p.add_argument("--gate-duration", type=float, default=None, metavar="S",
                    help="with --dry-run: measured seconds of each gate instead of the SLO's durationS")
+    p.add_argument("--gate-warmup", type=float, default=None, metavar="S",
+                   help="with --dry-run: warm-up seconds of each gate instead of the SLO's warmupS")
     p.add_argument("--lock-dir", type=Path, default=None, metavar="DIR",
                    help=f"where the per-stack lock files live (default: ${LOCK_DIR_ENV} or "
                         f"{DEFAULT_LOCK_DIR.relative_to(PROJECT_ROOT)})")
@@ -108,7 +110,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
     check_local_arguments(args)
     if args.settle < 0 or args.timeout < 0:
         raise CannotRun("--settle and --timeout must be zero or more seconds")
-    if (args.gate_rate is not None or args.gate_duration is not None) and not args.dry_run:
+    if (args.gate_rate is not None or args.gate_duration is not None or args.gate_warmup is not None) \
+            and not args.dry_run:
         raise CannotRun("--gate-rate and --gate-duration only shorten a --dry-run; a promotion gates at the stack's SLO load")
     if not args.local and which("pulumi") is None:
         if args.dry_run:
@@ -219,14 +222,15 @@ def _cluster(args: argparse.Namespace, inputs: Any, audit: Any) -> tuple[Any, ..
 
 def _gate_slo(args: argparse.Namespace, inputs: Any, say: Callable[[str], None]) -> Any:
     slo = inputs.slo
-    if args.gate_rate is not None or args.gate_duration is not None:
+    if args.gate_rate is not None or args.gate_duration is not None or args.gate_warmup is not None:
         from gpufleet.core.slo import with_load
         try:
-            slo = with_load(slo, rate=args.gate_rate, duration_s=args.gate_duration)
+            slo = with_load(slo, rate=args.gate_rate, duration_s=args.gate_duration, warmup_s=args.gate_warmup)
         except ValueError as exc:
             raise CannotRun(f"--gate-rate/--gate-duration: {exc}") from None
-        say(f"gate load for this dry run: {slo.target_rate} req/s for {slo.duration_s:g} s "
-            f"(stack SLO: {inputs.slo.target_rate or inputs.slo.target_users} for {inputs.slo.duration_s:g} s)")
+        say(f"gate load for this dry run: {slo.target_rate} req/s for {slo.duration_s:g} s after {slo.warmup_s:g} s "
+            f"warm-up (stack SLO: {inputs.slo.target_rate or inputs.slo.target_users} for {inputs.slo.duration_s:g} s "
+            f"after {inputs.slo.warmup_s:g} s)")
     return slo
 
 
@@ -257,7 +261,8 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             local = promote_rehearsal.start(args, inputs, plan, cleanup, audit, say)
             target, stack, client, lock = local.target, local.stack, local.client, None  # nothing of the stack
             rollout: Any = SkippedRolloutCheck(promote_rehearsal.LOCAL_SKIP_REASON)
-            rollout_note, gate = promote_rehearsal.LOCAL_SKIP_REASON, LoadTestGate(allow_remote=False)
+            rollout_note = promote_rehearsal.LOCAL_SKIP_REASON
+            gate = local.rehearsal.gate(LoadTestGate(allow_remote=False))
         else:
             target, rollout, rollout_note, stack, lock, gate, client = _cluster(args, inputs, audit)
         analyse = not args.dry_run or args.local  # a dry run on the stack shifts nothing to analyse

@@ -15,7 +15,7 @@ over the same window (relative bounds below). Every key is optional::
       relative:                # candidate <= max(baseline x ratio, baseline + slack)
         ttftP95: 1.2
         tpotP95: 1.2
-        e2eP95: 1.2
+        e2eP95: 1.5
         errorRatio: 2.0
       releaseSelector: 'namespace="llm-{release}"'
       prometheus:              # one of:
@@ -62,7 +62,9 @@ class RelativeBounds(_Model):
 
     ttft_p95: float = 1.2
     tpot_p95: float = 1.2
-    e2e_p95: float = Field(default=1.2, alias="e2eP95")  # to_camel would say e2EP95
+    # e2e latency also follows each request's output length (the traffic mix), so its p95 varies more between
+    # two identical releases over one interval than TTFT's or TPOT's; it is there to catch stalls and hangs.
+    e2e_p95: float = Field(default=1.5, alias="e2eP95")  # to_camel would say e2EP95
     error_ratio: float = 2.0
     # Queue depth and KV-cache usage follow the load each replica carries, which differs between a
     # candidate at 10% and a baseline at 90%; they are saturation checks with absolute bounds only.

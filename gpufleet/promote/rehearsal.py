@@ -24,12 +24,13 @@ import re
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from gpufleet.localprom import LocalPrometheus, ScrapeJob
+from gpufleet.localprom import LocalPrometheus, ScrapeTarget
 from gpufleet.promote.prometheus import PrometheusClient, PrometheusError, UrlTransport
 from gpufleet.promote.router import LocalRouter, RouterStack
 from gpufleet.promote.traffic import BackgroundTraffic
@@ -98,18 +99,22 @@ class Rehearsal:
 
         spec = self.spec
         labels = {name: selector_labels(spec.selector(name)) for name in spec.start}
+        servers = {}
         for seed, name in enumerate(sorted(spec.start), start=1):
             options = spec.candidate_options if name == spec.candidate else spec.baseline_options
             try:
-                server = LocalServer(**{"seed": seed, **options, "model": spec.model})
+                servers[name] = LocalServer(**{"seed": seed, **options, "model": spec.model})
             except (TypeError, ValueError) as exc:
                 raise RehearsalError(f"simulator options for {name}: {exc}") from None
-            self.servers[name] = self._stack.enter_context(server)
+        for name, server in servers.items():
+            self._stack.callback(server.stop)  # stop() is safe on a server that never started
+        with ThreadPoolExecutor(len(servers)) as pool:  # each start waits about a second for its process
+            for name, server in zip(servers, pool.map(lambda s: s.start(), servers.values())):
+                self.servers[name] = server
         addresses = {name: s.url.removeprefix("http://") for name, s in self.servers.items()}
         self.router = self._stack.enter_context(LocalRouter(addresses, spec.start))
-        jobs = [ScrapeJob(f"vllm-{name}", [addresses[name]], labels[name]) for name in sorted(addresses)]
+        jobs = [ScrapeTarget(f"vllm-{name}", addresses[name], labels[name]) for name in sorted(addresses)]
         self.prometheus = self._stack.enter_context(LocalPrometheus(jobs, scrape_interval_s=1.0))
-        self._wait_for_scrapes(len(jobs))
         self.traffic = self._stack.enter_context(BackgroundTraffic(
             self.router.url, model=spec.model, workload=spec.workload, rate=spec.traffic_rate,
             duration_s=spec.duration_s))
@@ -117,7 +122,10 @@ class Rehearsal:
                  f"{self.router.url}; Locust sends {spec.traffic_rate:g} req/s of {spec.workload} through it; "
                  f"Prometheus at {self.prometheus.url} scrapes every 1 s")
 
-    def _wait_for_scrapes(self, targets: int, timeout_s: float = 20.0) -> None:
+    def wait_for_scrapes(self, timeout_s: float = 20.0) -> None:
+        """Until Prometheus has scraped every simulator (it applies new targets only every 5 s after it starts,
+        so this runs after the gate, which takes longer, rather than holding up the start)."""
+        targets = len(self.servers)
         client = self.client()
         deadline = time.monotonic() + timeout_s
         while True:
@@ -161,8 +169,24 @@ class Rehearsal:
         self.record("fault", step=step, release=self.spec.candidate, switches=dict(switches))
         self.say(f"step {step}: rehearsal fault switched on in {self.spec.candidate}: {shown}")
 
+    def gate(self, inner: Any) -> "RehearsalGate":
+        return RehearsalGate(inner, self)
+
     # ------------------------------------------------------------ tear-down
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stack.close()
+
+
+class RehearsalGate:
+    """The load-test gate, then a wait until Prometheus scrapes every simulator (no analysis without data)."""
+
+    def __init__(self, inner: Any, rehearsal: Rehearsal) -> None:
+        self.inner = inner
+        self.rehearsal = rehearsal
+
+    def check(self, target_url: str, model: str, slo: Any, share: int) -> Any:
+        result = self.inner.check(target_url, model, slo, share)
+        self.rehearsal.wait_for_scrapes()  # RehearsalError: the machine turns it into an invalid verdict
+        return result
