@@ -54,7 +54,7 @@ class FakePrometheus:
 def prom() -> Iterator[tuple[FakePrometheus, str]]:
     fake = FakePrometheus()
     server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield fake, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -158,3 +158,44 @@ def test_the_local_router_applies_weights_and_refuses_bad_ones() -> None:
         assert str(err.value) == ("the local router did not take the weights: haproxy refused `set weight llm/green "
                                   "300`: Absolute weight can only be between 0 and 256 inclusive.")
         assert applied == [{"blue": 90, "green": 10}]
+
+
+def test_a_real_promotion_does_not_start_when_prometheus_does_not_answer(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        prom: tuple[FakePrometheus, str]) -> None:
+    """Pulumi stubbed at the Automation API; the API server's proxy answers 503 for the Prometheus Service."""
+    from gpufleet.cli import main
+    from gpufleet.promote import automation
+    from test_promote_command import project, promote
+
+    fake, url = prom
+    fake.answer = (503, {"kind": "Status", "message": "no endpoints available for service \"prometheus-operated\""})
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                  "clusters": [{"name": "k", "cluster": {"server": url}}],
+                  "users": [{"name": "u", "user": {"token": "t"}}],
+                  "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}
+    applied: list[Any] = []
+
+    class FakePulumiStack:
+        def __init__(self, stack_name: str, work_dir: Any, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def outputs(self) -> dict[str, Any]:
+            return {"kubeconfig": json.dumps(kubeconfig), "gatewayAddress": "k8s-gw.elb.amazonaws.com"}
+
+        def apply(self, weights: Any, *, message: str) -> None:
+            applied.append(weights)
+
+    monkeypatch.setattr(automation, "PulumiStack", FakePulumiStack)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert main(promote(tmp_path)) == 2
+    assert capsys.readouterr().err == (
+        "gpufleet promote: stack 'prod-us-east-1': gpufleet:promotion.prometheus: service "
+        "monitoring/prometheus-operated:9090 (Kubernetes API proxy) answered HTTP 503: no endpoints available for "
+        "service \"prometheus-operated\"; the promotion analyses live traffic there and does not start without it\n")
+    assert applied == [] and not (tmp_path / "audit.jsonl").exists()
+    assert fake.requests[0][0] == "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/query"

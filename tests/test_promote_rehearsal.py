@@ -119,3 +119,39 @@ def test_healthy_but_slower_than_the_baseline_is_rolled_back_with_the_reason(
     assert (finished["result"], finished["weights"]) == ("rehearsal-rolled-back", START)
     assert "ttft_p95_ms" in finished["reason"] and "(baseline " in finished["reason"] and " x 1.2)" in finished["reason"]
     assert of(events, "check")[0]["verdict"] == "pass"  # the gate alone would have let it through
+
+
+def test_ctrl_c_during_analysis_restores_exits_130_and_stops_everything(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = project(tmp_path, **{"gpufleet:promotion": {**PROMOTION, "intervalS": 20}})
+    argv = [sys.executable, "-m", "gpufleet.cli", *promote(tmp_path, "--dry-run", "--local", "--steps", "50,100",
+                                                            "--settle", "0", *FAST, root=root)]
+    audit = tmp_path / "audit.jsonl"
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (audit.exists() and '"event": "applied"' in audit.read_text()):
+            time.sleep(0.2)
+        assert '"event": "applied"' in audit.read_text(), "step 1 was never applied"
+        time.sleep(1.0)  # inside the first 20 s analysis interval
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        os.kill(process.pid, signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, out
+    events = read_audit(audit)
+    assert [e["event"] for e in events[-3:]] == ["analysis", "rollback", "finished"]
+    assert (events[-3]["verdict"], events[-3]["reason"]) == ("interrupted", "interrupted (Ctrl-C) during analysis")
+    assert events[-2]["weights_after"] == START and events[-1]["weights"] == START
+    assert "interrupted: interrupted (Ctrl-C)" in out
+    assert children, "the rehearsal started no processes"
+    time.sleep(0.5)
+    assert all(not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+               for pid in children), "a simulator, HAProxy, Prometheus or Locust outlived the promotion"

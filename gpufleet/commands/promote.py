@@ -1,7 +1,11 @@
-"""`gpufleet promote`: shift traffic to a release step by step, each step gated by the SLO load test.
+"""`gpufleet promote`: shift traffic to a release step by step, each shift judged on its live traffic.
 
-    gpufleet promote --stack NAME --to RELEASE [--steps 10,50,100] [--dry-run] [--local]
+    gpufleet promote --stack NAME --to RELEASE [--steps 10,50,100] [--dry-run] [--local] [--html PATH]
                      [--host URL] [--settle S] [--timeout S] [--audit-log PATH] [--lock-dir DIR]
+
+The SLO load test gates the first shift; after every shift the candidate's
+real traffic is analysed in the stack's Prometheus (`gpufleet:promotion`).
+`--dry-run --local` rehearses it all on this machine (`promote_rehearsal`).
 
 Exit codes: 0 promoted (or dry run passed); 1 a check did not pass or a step
 failed, and the last good weights are back; 2 nothing was done (bad

@@ -3,17 +3,20 @@
 Sequence (real run, steps s1..sn)::
 
     check candidate (rollout + gate at its current share)      -- gate for step 1
-    for each step k: apply weights_k (set_config + up) -> settle -> check again at share k
-                     (that check is also the gate for step k+1)
+    measure the baseline on its live traffic (with analysis)
+    for each step k: apply weights_k (set_config + up) -> settle -> rollout check, then
+                     analyse the live traffic at share k (without analysis: the gate again)
+                     (that verdict is also the gate for step k+1)
 
-Only a `pass` moves traffic forward. `fail`, `invalid`, a Pulumi error, a
-timeout or an interrupt stops the promotion, restores the last weights that
-passed a check (set_config + up) and ends with a non-zero exit code. A dry run
-performs the same checks (one per step) and applies nothing.
+Only a `pass` moves traffic forward. `fail`, `invalid`, `inconclusive`, a
+Pulumi error, a timeout or an interrupt stops the promotion, restores the last
+weights that passed a check (set_config + up) and ends with a non-zero exit
+code. A dry run performs the gate once per step and applies nothing.
 
-The machine sees the world only through three small protocols, `TrafficStack`
-(Pulumi), `RolloutCheck` (Kubernetes) and `Gate` (the load test), so it is
-tested with stand-ins; the real adapters live in `automation`, `kube`, `gates`.
+The machine sees the world only through small protocols, `TrafficStack`
+(Pulumi, or the rehearsal's router), `RolloutCheck` (Kubernetes), `Gate` (the
+load test) and `LiveAnalysis` (Prometheus), so it is tested with stand-ins; the
+real adapters live in `automation`, `kube`, `gates`, `steps`/`analysis`.
 """
 
 from __future__ import annotations
