@@ -96,7 +96,7 @@ def _price_per_gpu(cfg: StackConfig, instance_type: str) -> float:
         price = default_price_catalog().instance_price(cfg.stack, cfg.cloud, cfg.region, instance_type, "on-demand")
     except PriceNotFoundError:
         return math.inf
-    return float(price.hourly) / (spec.gpu.count if spec.gpu else 1)
+    return float(price.amount) / (spec.gpu.count if spec.gpu else 1)  # same currency within a cloud
 
 
 def check_gpu_capacity(cfg: StackConfig) -> None:
