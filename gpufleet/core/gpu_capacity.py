@@ -145,3 +145,21 @@ def gpu_capacity_plan(cfg: StackConfig) -> GpuCapacityPlan:
         min_nodes=pool.min_size, desired_nodes=pool.desired_size, max_nodes=pool.max_size,
         gpu_limit=gpu_limit, cpu_limit=math.ceil(gpu_limit * cpu_per_gpu))
 
+
+
+def ack_scaling_settings(plan: GpuCapacityPlan) -> dict[str, object]:
+    """Arguments of the ACK GPU node pool (`alicloud.cs.NodePool`) that follow the plan.
+
+    ESS tries `instance_types` in order until one launches (the fallback order). On-demand
+    pools spread evenly over the zones' vSwitches (BALANCE); spot pools keep
+    `on_demand_base_capacity` nodes on-demand, buy the rest as spot across the cheapest
+    pools (COST_OPTIMIZED) and fall back to on-demand when spot is out of stock.
+    """
+    settings: dict[str, object] = {"instance_types": list(plan.instance_types), "multi_az_policy": "BALANCE",
+                                   "spot_strategy": "NoSpot"}
+    if plan.spot:
+        settings.update(multi_az_policy="COST_OPTIMIZED", spot_strategy="SpotAsPriceGo",
+                        on_demand_base_capacity=plan.on_demand_floor_nodes,
+                        on_demand_percentage_above_base_capacity=0, compensate_with_on_demand=True,
+                        spot_instance_pools=min(10, len(plan.instance_types)))
+    return settings
