@@ -9,7 +9,8 @@ from conftest import cached_preview, edited_stack, shipped_stacks
 from gpufleet.core.cost import compute_stack_cost, default_price_catalog, stack_cost_outputs
 from gpufleet.preview.engine import preview_stack
 from gpufleet.core.config import load_stack
-from gpufleet.core.cost_inputs import cost_inputs_for, fx_for, weights_in_bucket_gb
+from gpufleet.core.cost.capacity import capacity_outputs
+from gpufleet.core.cost_inputs import gpu_pool_range, cost_inputs_for, fx_for, weights_in_bucket_gb
 
 STACKS = shipped_stacks()
 
@@ -18,7 +19,8 @@ STACKS = shipped_stacks()
 def test_exported_cost_is_the_cost_of_the_config(stack):
     cfg = load_stack(stack)
     expected = stack_cost_outputs(compute_stack_cost(cost_inputs_for(cfg), default_price_catalog(), fx_for(cfg)))
-    assert cached_preview(stack).outputs["cost"] == expected
+    capacity = capacity_outputs(gpu_pool_range(cfg), default_price_catalog(), fx_for(cfg))
+    assert cached_preview(stack).outputs["cost"] == {**expected, "gpu_capacity": capacity}
     assert expected["billing_currency"] == ("CNY" if cfg.cloud == "alicloud" else "USD")
     assert set(expected["totals"]) == {expected["billing_currency"], "USD"}
 
@@ -43,9 +45,11 @@ def test_billed_counts_match_registered_resources(stack):
         assert inputs.clusters == count("alicloud:cs/managedKubernetes:ManagedKubernetes")
         pools = {r.name.rsplit("-", 1)[1]: r.inputs for r in p.resources if r.type == "alicloud:cs/nodePool:NodePool"}
         for pool in inputs.node_pools:
-            assert pools[pool.name]["instanceTypes"] == [pool.instance_type]
+            # the line items bill the first choice; the capacity range prices every listed type
+            assert pools[pool.name]["instanceTypes"][0] == pool.instance_type
             assert pools[pool.name]["scalingConfig"]["maxSize"] == pool.max
             assert pools[pool.name]["systemDiskSize"] == pool.disk_gb
+        assert pools["gpu"]["instanceTypes"] == list(gpu_pool_range(load_stack(stack)).instance_types)
 
 
 def test_bucket_holds_the_weights_of_bucket_releases_only():
