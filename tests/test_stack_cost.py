@@ -35,10 +35,17 @@ def test_billed_counts_match_registered_resources(stack):
         assert inputs.public_ips == count("aws:ec2/eip:Eip")
         assert inputs.clusters == count("aws:eks/cluster:Cluster")
         groups = {r.name.rsplit("-", 1)[1]: r.inputs for r in p.resources if r.type == "aws:eks/nodeGroup:NodeGroup"}
-        for pool in inputs.node_pools:
-            assert groups[pool.name]["instanceTypes"] == [pool.instance_type]
-            assert groups[pool.name]["scalingConfig"]["desiredSize"] == pool.desired
-            assert groups[pool.name]["scalingConfig"]["maxSize"] == pool.max
+        system = next(pool for pool in inputs.node_pools if pool.name == "system")
+        assert groups["system"]["instanceTypes"] == [system.instance_type]
+        assert groups["system"]["scalingConfig"]["desiredSize"] == system.desired
+        assert groups["system"]["scalingConfig"]["maxSize"] == system.max
+        # GPU nodes: Karpenter's GPU limit is the billed maximum; the first allowed type is the billed one
+        (nodepool,) = [r.inputs for r in p.resources if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+        gpu = next(pool for pool in inputs.node_pools if pool.name == "gpu")
+        types = next(r["values"] for r in nodepool["spec"]["template"]["spec"]["requirements"]
+                     if r["key"] == "node.kubernetes.io/instance-type")
+        assert types[0] == gpu.instance_type and types == list(gpu_pool_range(load_stack(stack)).instance_types)
+        assert int(nodepool["spec"]["limits"]["nvidia.com/gpu"]) == gpu.max * load_stack(stack).gpus_per_node
     else:
         assert inputs.nat_gateways == count("alicloud:vpc/natGateway:NatGateway")
         assert inputs.public_ips == count("alicloud:ecs/eipAddress:EipAddress")

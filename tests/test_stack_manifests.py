@@ -21,7 +21,7 @@ VLLM = "vllm-openai:v0.27.1@sha256:0a51ea5b4ae2dc5d81890e5173f54203d2a3ae0cfffe5
 
 
 # Custom resources of the gateway controller: kubernetes-validate ships only the core API schemas.
-CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "keda.sh/")
+CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "keda.sh/", "karpenter.sh/", "karpenter.k8s.aws/")
 
 
 def manifests(stack: str, *, core_only: bool = False) -> list[dict]:

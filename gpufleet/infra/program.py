@@ -19,7 +19,10 @@ def build_cluster(cfg: StackConfig) -> ClusterResult:
     name = f"{cfg.stack}"
     if cfg.cloud == "aws":
         from gpufleet.infra.components.aws import AwsArgs, AwsGpuCluster
-        return AwsGpuCluster(name, AwsArgs(config=cfg)).result
+        from gpufleet.infra.autoscaling_wiring import karpenter_for
+        eks = AwsGpuCluster(name, AwsArgs(config=cfg))
+        karpenter_for(cfg, eks)
+        return eks.result
     from gpufleet.infra.components.alicloud import AlicloudArgs, AlicloudGpuCluster
     return AlicloudGpuCluster(name, AlicloudArgs(config=cfg)).result
 
@@ -34,8 +37,10 @@ def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, 
     late = {"weights_bucket_url": cluster.weights_bucket_url,
             "weights_reader_role_arn": cluster.weights_reader_role_arn,
             "registry_url": cluster.registry_url}
+    from gpufleet.infra.autoscaling_wiring import keda_for
+    keda = keda_for(cfg, cluster)
     return {name: ModelServer(f"{cfg.stack}-{name}",
-                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late))
+                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late, keda=[keda.release]))
             for name, release in cfg.releases.items()}
 
 
