@@ -73,6 +73,7 @@ class ScalingPlan:
     cold_start_s: int
     scale_to_zero: bool
     selector: str  # PromQL label matchers of this release's pods
+    rate_window: str = "2m"  # PromQL range of the TTFT rate (shorter in compressed-time simulations)
 
 
 def check_autoscaling(key: str, auto: ReleaseAutoscaling, *, replicas: int, min_replicas: int, max_replicas: int,
@@ -141,7 +142,7 @@ def queries(plan: ScalingPlan) -> dict[str, str]:
         # replicas x (p95 TTFT / objective): with threshold s, desired = ceil(replicas x p95 / (s x objective)).
         # Without traffic the quantile is NaN; `> 0` drops it and the trigger proposes nothing.
         found["ttft"] = (
-            f"((histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[2m])))"
+            f"((histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[{plan.rate_window}])))"
             f" / {plan.ttft_objective_s:g}) * scalar(count(vllm:num_requests_running{{{sel}}}))) > 0 or vector(0)"
         )
     if plan.scale_to_zero:
