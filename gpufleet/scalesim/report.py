@@ -33,7 +33,8 @@ def proposal(plan: ScalingPlan, values: dict[str, float]) -> int:
 
 def findings(plan: ScalingPlan, tl: Timeline) -> Findings:
     rows = list(zip(tl.t, tl.replicas, tl.values))
-    over = [t for t, r, v in rows if "queue" in v and v["queue"] > plan.queue_per_replica * r * 1.1]
+    before = [plan.min_replicas, *tl.replicas[:-1]]  # the replicas each decision started from
+    over = [t for (t, _, v), r in zip(rows, before) if "queue" in v and v["queue"] > plan.queue_per_replica * r * 1.1]
     ups = [t for t, r, _ in rows if r > plan.min_replicas]
     peak = max(tl.replicas)
     at_peak = [i for i, r in enumerate(tl.replicas) if r == peak]
