@@ -27,8 +27,8 @@ from gpufleet.core.errors import ConfigError
 
 # KEDA's API, as vendored in k8s/crds/keda (v2.20.2).
 KEDA_API_VERSION = "keda.sh/v1alpha1"
-# The in-cluster Prometheus that KEDA queries (kube-prometheus-stack, installed by the stack).
-PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+# The in-cluster Prometheus that KEDA queries: kube-prometheus-stack released as "kps" in "monitoring".
+PROMETHEUS_URL = "http://kps-prometheus.monitoring.svc:9090"
 # The HPA caps a stabilization window at one hour.
 MAX_STABILIZATION_S = 3600
 # Failed Prometheus queries in a row before KEDA holds the fallback replica count.
