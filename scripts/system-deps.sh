@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # `system-deps.sh demo` installs only what the demo needs (a fresh demo stays under 5 minutes).
 use=${1:-test}
-mapfile -t wanted < <(awk -v use="$use" '!/^[[:space:]]*(#|$)/ { for (i = 2; i <= NF; i++) if ($i == use) print $1 }' \
+mapfile -t wanted < <(awk -v use="$use" '!/^[[:space:]]*(#|$)/ { if (NF == 1) print $1; for (i = 2; i <= NF; i++) if ($i == use) print $1 }' \
   scripts/system-packages.txt)
 missing=()
 for pkg in "${wanted[@]}"; do
