@@ -127,15 +127,15 @@ def test_the_in_cluster_service_through_the_kubernetes_api_proxy(prom: tuple[Fak
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
     }
     client = prometheus_client(PromotionConfig(), kubeconfig)
-    assert client.where == "service monitoring/prometheus-operated:9090 (Kubernetes API proxy)"
+    assert client.where == "service monitoring/kps-prometheus:9090 (Kubernetes API proxy)"
     assert client.query("vector(7)", at=5.0) == 7.0
     path, query, auth = fake.requests[0]
-    assert path == "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/query"
+    assert path == "/api/v1/namespaces/monitoring/services/kps-prometheus:9090/proxy/api/v1/query"
     assert query == {"query": "vector(7)", "time": "5.000"} and auth == "Bearer t0ken"
     fake.answer = (503, {"kind": "Status", "message": "no endpoints available for service"})
     with pytest.raises(PrometheusError) as err:
         client.query("vector(7)", at=5.0)
-    assert str(err.value).startswith("service monitoring/prometheus-operated:9090 (Kubernetes API proxy) answered "
+    assert str(err.value).startswith("service monitoring/kps-prometheus:9090 (Kubernetes API proxy) answered "
                                      "HTTP 503")
 
 
@@ -169,7 +169,7 @@ def test_a_real_promotion_does_not_start_when_prometheus_does_not_answer(
     from test_promote_command import project, promote
 
     fake, url = prom
-    fake.answer = (503, {"kind": "Status", "message": "no endpoints available for service \"prometheus-operated\""})
+    fake.answer = (503, {"kind": "Status", "message": "no endpoints available for service \"kps-prometheus\""})
     kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
                   "clusters": [{"name": "k", "cluster": {"server": url}}],
                   "users": [{"name": "u", "user": {"token": "t"}}],
@@ -195,7 +195,7 @@ def test_a_real_promotion_does_not_start_when_prometheus_does_not_answer(
     assert main(promote(tmp_path)) == 2
     assert capsys.readouterr().err == (
         "gpufleet promote: stack 'prod-us-east-1': gpufleet:promotion.prometheus: service "
-        "monitoring/prometheus-operated:9090 (Kubernetes API proxy) answered HTTP 503: no endpoints available for "
-        "service \"prometheus-operated\"; the promotion analyses live traffic there and does not start without it\n")
+        "monitoring/kps-prometheus:9090 (Kubernetes API proxy) answered HTTP 503: no endpoints available for "
+        "service \"kps-prometheus\"; the promotion analyses live traffic there and does not start without it\n")
     assert applied == [] and not (tmp_path / "audit.jsonl").exists()
-    assert fake.requests[0][0] == "/api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy/api/v1/query"
+    assert fake.requests[0][0] == "/api/v1/namespaces/monitoring/services/kps-prometheus:9090/proxy/api/v1/query"

@@ -24,7 +24,7 @@ def test_defaults_when_the_block_is_absent():
     assert cfg.selector("green") == 'namespace="llm-green"'
     service = cfg.prometheus.in_cluster
     assert service is not None and (service.namespace, service.name, service.port) == (
-        "monitoring", "prometheus-operated", 9090)
+        "monitoring", "kps-prometheus", 9090)
 
 
 def test_a_full_block():

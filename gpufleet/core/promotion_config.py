@@ -19,7 +19,7 @@ over the same window (relative bounds below). Every key is optional::
         errorRatio: 2.0
       releaseSelector: 'namespace="llm-{release}"'
       prometheus:              # one of:
-        service: {namespace: monitoring, name: prometheus-operated, port: 9090}  # via the Kubernetes API proxy
+        service: {namespace: monitoring, name: kps-prometheus, port: 9090}  # via the Kubernetes API proxy
         # url: http://prometheus.internal:9090                                    # reached directly
 
 Frozen, camelCase, unknown keys rejected, like every config model. Errors are
@@ -82,7 +82,9 @@ class PrometheusService(_Model):
     """An in-cluster Prometheus Service, reached through the Kubernetes API server's service proxy."""
 
     namespace: str = "monitoring"
-    name: str = "prometheus-operated"  # the Service the Prometheus Operator creates for every Prometheus
+    # kube-prometheus-stack released as "kps" (fullnameOverride), like the observability and autoscaling
+    # add-ons; the operator's headless "prometheus-operated" (port 9090) would serve as well
+    name: str = "kps-prometheus"
     port: int = 9090
 
     @field_validator("namespace", "name", mode="before")
