@@ -189,4 +189,7 @@ class RehearsalGate:
     def check(self, target_url: str, model: str, slo: Any, share: int) -> Any:
         result = self.inner.check(target_url, model, slo, share)
         self.rehearsal.wait_for_scrapes()  # RehearsalError: the machine turns it into an invalid verdict
+        traffic = self.rehearsal.traffic
+        if traffic is not None and not traffic.running():  # else every step would read as "no traffic"
+            raise RehearsalError(f"the rehearsal's Locust users stopped: {traffic.log_tail()[-300:]!r}")
         return result
