@@ -15,7 +15,7 @@ import pytest
 from gpufleet.cli import main
 from gpufleet.promote.audit import read_audit
 from system_tools import require_tool
-from test_promote_command import project, promote
+from test_promote_command import QUICK_SLO, project, promote
 
 # A 4 s window at 10 req/s holds ~20 requests per release at 50%. A p95 over 20 requests is decided by the
 # largest one or two, and e2e latency follows each request's output length (the workload's mix), so the e2e
@@ -23,6 +23,9 @@ from test_promote_command import project, promote
 # here (a 60 s production window holds hundreds of requests). No jitter, so TTFT is exactly the same.
 PROMOTION = {"intervalS": 4, "iterations": 2, "failureLimit": 2, "minRequests": 10, "relative": {"e2eP95": 2.0}}
 FAST = ("--sim", "ttft_ms=50", "--sim", "itl_ms=5", "--sim", "jitter=0")
+# The gate is not under test here: its client-health limits are relaxed so that a busy CI machine (event-loop lag)
+# cannot turn it invalid before the part under test, the analysis of live traffic, begins.
+SLO = {**QUICK_SLO, "maxLoopLagP99Ms": 100, "maxScheduleDelayP99Ms": 500, "maxClientCpu": 1.0}
 W50, W100, START = {"blue": 50, "green": 50}, {"blue": 0, "green": 100}, {"blue": 100, "green": 0}
 
 pytestmark = pytest.mark.slow
@@ -35,7 +38,7 @@ def tools() -> None:
 
 
 def rehearse(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str], list[dict]]:
-    root = project(tmp_path, **{"gpufleet:promotion": PROMOTION})
+    root = project(tmp_path, **{"gpufleet:promotion": PROMOTION, "gpufleet:slo": SLO})
     code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "50,100", "--settle", "0", "--timeout", "120",
                         *extra, root=root))
     out = capsys.readouterr().out.splitlines()
@@ -128,7 +131,7 @@ def test_ctrl_c_during_analysis_restores_exits_130_and_stops_everything(tmp_path
     import sys
     import time
 
-    root = project(tmp_path, **{"gpufleet:promotion": {**PROMOTION, "intervalS": 20}})
+    root = project(tmp_path, **{"gpufleet:promotion": {**PROMOTION, "intervalS": 20}, "gpufleet:slo": SLO})
     argv = [sys.executable, "-m", "gpufleet.cli", *promote(tmp_path, "--dry-run", "--local", "--steps", "50,100",
                                                             "--settle", "0", *FAST, root=root)]
     audit = tmp_path / "audit.jsonl"
