@@ -79,3 +79,27 @@ def test_each_bad_key_is_one_line_naming_stack_key_and_what_is_allowed(block, me
     with pytest.raises(StackConfigError) as err:
         load(block)
     assert str(err.value) == PREFIX + message
+
+
+CN = "prod-cn-hangzhou"
+
+
+def load_cn(url: str):
+    return load_stack(CN, text=edited_stack(CN, {"gpufleet:promotion": {"prometheus": {"url": url}}}))
+
+
+def test_china_stacks_read_metrics_only_from_inside_mainland_china():
+    for url in ("http://kps-prometheus.monitoring.svc:9090", "http://prom.monitoring.svc.cluster.local:9090",
+                "http://10.0.12.7:9090", "http://cn-hangzhou-intranet.arms.aliyuncs.com:9090/api/v1/prometheus/x"):
+        assert load_cn(url).promotion.prometheus.url == url.rstrip("/")
+    for url in ("https://prometheus.example.com", "http://8.8.8.8:9090",
+                "http://ap-southeast-1-intranet.arms.aliyuncs.com:9090", "http://cn-hongkong.arms.aliyuncs.com:9090"):
+        with pytest.raises(StackConfigError) as err:
+            load_cn(url)
+        assert str(err.value) == (
+            f"stack '{CN}': gpufleet:promotion.prometheus.url: China stacks read metrics only from inside mainland "
+            "China (allowed: an in-cluster name *.svc or *.svc.cluster.local, a private IP address, or an Alibaba "
+            f"Cloud endpoint in a mainland region such as cn-hangzhou-intranet.arms.aliyuncs.com); got {url!r}")
+    # the default (the in-cluster Service through the API server) needs no exception, and global stacks any URL
+    assert load_stack(CN).promotion.prometheus.in_cluster is not None
+    assert load({"prometheus": {"url": "https://prometheus.example.com"}}).promotion.prometheus.url

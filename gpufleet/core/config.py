@@ -27,7 +27,7 @@ from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
-from gpufleet.core.promotion_config import PromotionConfig
+from gpufleet.core.promotion_config import PromotionConfig, validate_promotion
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -394,6 +394,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
         # Releases are checked after the pools they must fit on.
         cfg = cfg.model_copy(update={"releases": _in_stack_registry(cfg, parse_releases(releases))})
         _check_releases(cfg)
+        validate_promotion(cfg.promotion, jurisdiction=cfg.jurisdiction, mainland_regions=sorted(
+            r for c in ("alicloud", "aws") for r, f in catalog.cloud(c).regions.items() if f.mainland_china))
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})

@@ -200,3 +200,36 @@ class PromotionConfig(_Model):
 def parse_promotion(raw: Any) -> PromotionConfig:
     """The model from a stack file's mapping (None gives the defaults); ValidationError otherwise."""
     return PromotionConfig() if raw is None else PromotionConfig.model_validate(raw)
+
+
+IN_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
+
+
+def _mainland_host(host: str, mainland_regions: list[str]) -> bool:
+    """An in-cluster name, a private address, or an Alibaba Cloud endpoint in a mainland region."""
+    import ipaddress
+
+    if host.endswith(IN_CLUSTER_SUFFIXES):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_private
+    except ValueError:
+        pass
+    labels = host.split(".")
+    return host.endswith(".aliyuncs.com") and any(
+        label == region or label.startswith(f"{region}-") for label in labels for region in mainland_regions)
+
+
+def validate_promotion(config: PromotionConfig, *, jurisdiction: str, mainland_regions: list[str]) -> None:
+    """China stacks read their metrics only from inside mainland China (ConfigError otherwise)."""
+    from gpufleet.core.errors import ConfigError
+
+    url = config.prometheus.url
+    if jurisdiction != "cn" or url is None:
+        return
+    host = urlsplit(url).hostname or ""
+    if not _mainland_host(host, mainland_regions):
+        raise ConfigError(f"{PROMOTION_KEY}.prometheus.url",
+                          "China stacks read metrics only from inside mainland China (allowed: an in-cluster name "
+                          "*.svc or *.svc.cluster.local, a private IP address, or an Alibaba Cloud endpoint in a "
+                          f"mainland region such as cn-hangzhou-intranet.arms.aliyuncs.com); got {url!r}")
