@@ -25,8 +25,14 @@ def test_the_report_marks_steps_and_rollbacks_without_prometheus(tmp_path: Path)
     run = AnalysedRun(tmp_path, with_fault("ttft_p95_ms", 400.0, from_share=50))
     html = render(run.events, None, PromotionConfig.model_validate({"intervalS": 10}))
     assert html.count("<svg") == 7
-    for text in ("step 1: 10%", "step 2: 50%", "rollback", "gate: pass", "rolled-back", "iteration not passed",
+    for text in ("10%", "50%", "rollback", "gate", "rolled-back", "iteration not passed",
                  "ttft_p95_ms 400.0 ms &gt; 72.0 ms (baseline 60.0 ms x 1.2)", "namespace=&#34;llm-green&#34;"):
         assert text in html, text
     labels = [rule.label for rule in markers(run.events, 0.0)]
-    assert labels == ["gate: pass", "step 1: 10%", "step 2: 50%", "rollback"]
+    assert labels == ["start", "gate", "10%", "50%", "rollback"]
+
+
+def test_markers_at_the_same_moment_share_one_label(tmp_path: Path) -> None:
+    run = AnalysedRun(tmp_path, with_fault("ttft_p95_ms", 400.0, from_share=50))
+    labels = [rule.label for rule in markers(run.events, 0.0, merge_within_s=3600.0)]
+    assert labels == ["start, gate, 10%, 50%, rollback"]

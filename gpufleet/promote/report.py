@@ -33,21 +33,35 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def markers(events: Sequence[Mapping[str, Any]], t0: float) -> list[Rule]:
-    """Vertical rules: the gate's verdict, each step's weights applied, rehearsal faults, rollbacks."""
-    rules = []
+def markers(events: Sequence[Mapping[str, Any]], t0: float, merge_within_s: float = 0.0) -> list[Rule]:
+    """Vertical rules (short labels; the page lists them in full): start, the gate, each step's share once
+    applied, rehearsal faults, rollbacks.
+
+    Rules closer than `merge_within_s` become one (labels joined), so their labels do not overprint.
+    """
+    rules: list[Rule] = []
     for e in events:
         x = _ts(e["ts"]) - t0
-        if e["event"] == "applied":
-            share = (e.get("weights_after") or {}).get(e["candidate"])
-            rules.append(Rule(x, f"step {e['step']}: {share}%", color="#374151"))
-        elif e["event"] == "fault":
-            rules.append(Rule(x, "fault: " + ", ".join(f"{k}={v:g}" for k, v in e["switches"].items()), color=BOUND))
+        if e["event"] == "plan":
+            rules.append(Rule(x, "start", color="#9ca3af"))
         elif e["event"] == "check" and e.get("phase") == "gate":
-            rules.append(Rule(x, f"gate: {e['verdict']}", color="#9ca3af"))
+            rules.append(Rule(x, "gate" if e["verdict"] == "pass" else f"gate {e['verdict']}", color="#9ca3af"))
+        elif e["event"] == "applied":
+            share = (e.get("weights_after") or {}).get(e["candidate"])
+            rules.append(Rule(x, f"{share}%", color="#374151"))
+        elif e["event"] == "fault":
+            rules.append(Rule(x, "fault", color=BOUND))
         elif e["event"] == "rollback" and e.get("ok"):
             rules.append(Rule(x, "rollback", color=FAILED))
-    return rules
+    merged: list[Rule] = []
+    for rule in rules:
+        if merged and rule.value - merged[-1].value <= merge_within_s:
+            last = merged[-1]
+            color = rule.color if rule.color in (FAILED, BOUND) else last.color
+            merged[-1] = Rule(last.value, f"{last.label}, {rule.label}", color=color)
+        else:
+            merged.append(rule)
+    return merged
 
 
 def _iteration_series(events: Sequence[Mapping[str, Any]], name: str, t0: float) -> list[Series]:
@@ -87,7 +101,8 @@ def metric_chart(metric: queries.MetricQuery, events: Sequence[Mapping[str, Any]
                 error = str(exc)
         series.append(Series(release, points, color, "line"))
     chart = Chart(f"{metric.label} ({metric.unit})", "seconds since the promotion started", metric.unit,
-                  series=[*series, *_iteration_series(events, metric.name, t0)], rules=markers(events, t0))
+                  series=[*series, *_iteration_series(events, metric.name, t0)],
+                  rules=markers(events, t0, merge_within_s=0.04 * (t1 - t0)))
     return chart.render(), error
 
 
@@ -103,7 +118,7 @@ def render(events: Sequence[Mapping[str, Any]], client: PrometheusClient | None,
     return env.get_template(TEMPLATE).render(
         plan=plan, finished=finished, candidate=candidate, baseline=baseline, charts=charts, config=config,
         header=["step", "share", "iter", "verdict", "requests", *(title for _, title, _ in COLUMNS)],
-        rows=rows(events), events=[e for e in events if e["event"] not in ("analysis",)],
+        rows=rows(events), events=[e for e in events if e["event"] not in ("analysis",)], t0=t0, ts=_ts,
         analyses=[e for e in events if e["event"] == "analysis"], source=client.where if client else "none",
     )
 
