@@ -85,7 +85,8 @@ class StepAnalysis:
             streak = 0 if it.verdict is Verdict.PASS else streak + 1
             if streak >= self.failure_limit:
                 return StepVerdict(False, it.verdict.value,
-                                   f"{streak} consecutive iterations not passing (failureLimit {self.failure_limit});"
+                                   f"{streak} consecutive iteration{'s' if streak != 1 else ''} not passing "
+                                   f"(failureLimit {self.failure_limit});"
                                    f" last: {it.verdict.value}: {it.reason}", tuple(done))
             if number >= self.iterations and it.verdict is Verdict.PASS:
                 passes = sum(1 for i in done if i.verdict is Verdict.PASS)
