@@ -53,6 +53,11 @@ def analysed_steps(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(e["step"], e["verdict"]) for e in of(events, "analysis")]
 
 
+def step_verdicts(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Each analysed step's verdict (a single noisy iteration below the failure limit does not decide a step)."""
+    return [(e["step"], e["verdict"]) for e in of(events, "check") if e["phase"] == "analysis"]
+
+
 def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "report.html"
     code, out, events = rehearse(tmp_path, capsys, *FAST, "--html", str(report))
@@ -67,7 +72,8 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.
         "  step 2: blue=0, green=100  (green 100%)",
     ]
     assert "step 1: applying blue=50, green=50 (the local router)" in out
-    assert analysed_steps(events) == [(1, "pass"), (1, "pass"), (2, "pass"), (2, "pass")]
+    assert step_verdicts(events) == [(1, "pass"), (2, "pass")]
+    assert {step for step, _ in analysed_steps(events)} == {1, 2}
     assert [e["weights_after"] for e in of(events, "applied")] == [W50, W100]
     finished = events[-1]
     assert (finished["result"], finished["weights"]) == ("rehearsal-promoted", W100)
@@ -85,8 +91,7 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.
 def test_a_ttft_regression_from_step_2_rolls_back_at_step_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, events = rehearse(tmp_path, capsys, *FAST, "--sim-at", "2:ttft_ms=400")
     assert code == 1, "\n".join(out)
-    assert analysed_steps(events)[:2] == [(1, "pass"), (1, "pass")]
-    assert {step for step, _ in analysed_steps(events)} == {1, 2}
+    assert step_verdicts(events) == [(1, "pass"), (2, "fail")]
     assert of(events, "fault")[0]["step"] == 2
     finished = events[-1]
     assert (finished["result"], finished["weights"]) == ("rehearsal-rolled-back", W50)
