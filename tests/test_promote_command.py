@@ -52,8 +52,10 @@ REFUSALS = [
     (("--dry-run", "--sim", "itl_ms=5"), "gpufleet promote: --sim configures the local simulator; it needs --local"),
     (("--steps", "50,10"), "gpufleet promote: --steps must rise strictly; 10 follows 50"),
     (("--dry-run", "--local", "--settle", "-1"), "gpufleet promote: --settle and --timeout must be zero or more seconds"),
-    (("--gate-rate", "12"), "gpufleet promote: --gate-rate and --gate-duration only shorten a --dry-run; a promotion "
-                            "gates at the stack's SLO load"),
+    (("--gate-rate", "12"), "gpufleet promote: --gate-rate, --gate-duration and --gate-warmup only shorten a "
+                            "--dry-run; a promotion gates at the stack's SLO load"),
+    (("--gate-warmup", "1"), "gpufleet promote: --gate-rate, --gate-duration and --gate-warmup only shorten a "
+                             "--dry-run; a promotion gates at the stack's SLO load"),
     (("--analysis-interval", "5"), "gpufleet promote: --analysis-interval and --analysis-iterations only shorten a "
                                    "--dry-run; a promotion analyses each step as gpufleet:promotion says"),
     (("--dry-run", "--sim-at", "2:error_rate=0.3"),
@@ -134,4 +136,4 @@ def test_dry_run_gate_load_override_keeps_the_sample_floor(tmp_path: Path, capsy
     code = main(promote(tmp_path, "--dry-run", "--local", "--gate-rate", "1", "--gate-duration", "3"))
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("gpufleet promote: --gate-rate/--gate-duration: ") and "minSamples" in err
+    assert err.startswith("gpufleet promote: --gate-rate/--gate-duration/--gate-warmup: ") and "minSamples" in err

@@ -116,7 +116,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
         raise CannotRun("--settle and --timeout must be zero or more seconds")
     if (args.gate_rate is not None or args.gate_duration is not None or args.gate_warmup is not None) \
             and not args.dry_run:
-        raise CannotRun("--gate-rate and --gate-duration only shorten a --dry-run; a promotion gates at the stack's SLO load")
+        raise CannotRun("--gate-rate, --gate-duration and --gate-warmup only shorten a --dry-run; a promotion gates "
+                        "at the stack's SLO load")
     if not args.local and which("pulumi") is None:
         if args.dry_run:
             raise CannotRun("a dry run against the cluster reads the stack's outputs with the Pulumi CLI, which is "
@@ -231,7 +232,7 @@ def _gate_slo(args: argparse.Namespace, inputs: Any, say: Callable[[str], None])
         try:
             slo = with_load(slo, rate=args.gate_rate, duration_s=args.gate_duration, warmup_s=args.gate_warmup)
         except ValueError as exc:
-            raise CannotRun(f"--gate-rate/--gate-duration: {exc}") from None
+            raise CannotRun(f"--gate-rate/--gate-duration/--gate-warmup: {exc}") from None
         say(f"gate load for this dry run: {slo.target_rate} req/s for {slo.duration_s:g} s after {slo.warmup_s:g} s "
             f"warm-up (stack SLO: {inputs.slo.target_rate or inputs.slo.target_users} for {inputs.slo.duration_s:g} s "
             f"after {inputs.slo.warmup_s:g} s)")
