@@ -122,7 +122,9 @@ def _recording_windows(slo: SloSpec, w: RuleWindows) -> list[dict[str, Any]]:
         total = f"sum by ({BY}) (rate(http_requests_total{{{sel}}}[{d}]))"
         errors = f'sum by ({BY}) (rate(http_requests_total{{{sel},status="5xx"}}[{d}]))'
         rules.append({"record": f"gpufleet:vllm_requests:rate{name}", "expr": total})
-        rules.append({"record": f"gpufleet:vllm_request_errors:ratio_rate{name}", "expr": f"{errors}\n/\n{total}"})
+        # No 5xx series exists before the first error: `or 0 * total` makes the ratio 0, not empty.
+        rules.append({"record": f"gpufleet:vllm_request_errors:ratio_rate{name}",
+                      "expr": f"(\n  {errors}\n  or\n  0 * {total}\n)\n/\n{total}"})
         for sli, metric, objective_ms, buckets, key in _latency_slis(slo):
             count = f"sum by ({BY}) (rate({metric}_count[{d}]))"
             good = good_rate(metric, objective_ms / 1000, buckets, d, key)
