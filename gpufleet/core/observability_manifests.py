@@ -100,23 +100,43 @@ def monitoring_namespace(cfg: "StackConfig") -> dict[str, Any]:
     }}}
 
 
+def _netpol(cfg: "StackConfig", name: str, selector: dict[str, Any], types: list[str],
+            **rules: Any) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": MONITORING_NAMESPACE, "labels": _labels(cfg)},
+            "spec": {"podSelector": selector, "policyTypes": types, **rules}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+PROMETHEUS_POD = {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+OPERATOR_POD = {"matchLabels": {"app": "kube-prometheus-stack-operator"}}
+
+
 def monitoring_network_policies(cfg: "StackConfig") -> list[dict[str, Any]]:
-    """Ingress: default deny, then the namespace's own pods (Grafana -> Prometheus -> Alertmanager)
-    and the API server to the operator's admission webhook. Egress stays open: Prometheus
-    scrapes every namespace, the nodes and the API server, and remote-writes."""
-    meta = {"namespace": MONITORING_NAMESPACE, "labels": _labels(cfg)}
+    """Default deny both ways, then: pods of the namespace talk to each other (Grafana ->
+    Prometheus -> Alertmanager, Prometheus -> exporters); everyone resolves DNS and reaches the
+    API server (443/6443; also where remote write goes); Prometheus scrapes pods in every
+    namespace and the node endpoints (kubelet 10250, node-exporter 9100 on the host network);
+    the API server calls the operator's admission webhook (10250)."""
+    same_ns = [{"podSelector": {}}]
+    dns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+           "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
     return [
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "default-deny-ingress", **meta},
-         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "allow-same-namespace", **meta},
-         "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                  "ingress": [{"from": [{"podSelector": {}}]}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "allow-operator-webhook", **meta},
-         "spec": {"podSelector": {"matchLabels": {"app": "kube-prometheus-stack-operator"}},
-                  "policyTypes": ["Ingress"], "ingress": [{"ports": [{"protocol": "TCP", "port": 10250}]}]}},
+        _netpol(cfg, "default-deny", {}, ["Ingress", "Egress"]),
+        _netpol(cfg, "allow-same-namespace", {}, ["Ingress", "Egress"],
+                ingress=[{"from": same_ns}], egress=[{"to": same_ns}]),
+        _netpol(cfg, "allow-dns", {}, ["Egress"],
+                egress=[{"to": [dns], "ports": [{"protocol": "UDP", "port": 53}, *_tcp(53)]}]),
+        # The API server's address is not a pod; NetworkPolicy can only name its ports.
+        _netpol(cfg, "allow-kube-api", {}, ["Egress"], egress=[{"ports": _tcp(443, 6443)}]),
+        _netpol(cfg, "prometheus-scrape", PROMETHEUS_POD, ["Egress"], egress=[
+            {"to": [{"namespaceSelector": {}}]},
+            {"to": [{"ipBlock": {"cidr": cfg.network.vpc_cidr}}], "ports": _tcp(9100, 10250)},
+        ]),
+        _netpol(cfg, "operator-webhook", OPERATOR_POD, ["Ingress"], ingress=[{"ports": _tcp(10250)}]),
     ]
 
 
