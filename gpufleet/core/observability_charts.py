@@ -71,13 +71,12 @@ def image(cfg: "StackConfig", name: str) -> str:
 def _split(ref: str) -> dict[str, str]:
     """{registry, repository, tag} as kube-prometheus-stack and its subcharts take images."""
     parsed = parse_image(ref)
-    registry, _, repository = parsed.repository.partition("/")
-    return {"registry": registry, "repository": repository, "tag": parsed.tag or ""}
+    return {"registry": parsed.host, "repository": parsed.repository, "tag": parsed.tag or ""}
 
 
 def _full(ref: str) -> dict[str, str]:
     parsed = parse_image(ref)
-    return {"repository": parsed.repository, "tag": parsed.tag or ""}
+    return {"repository": f"{parsed.host}/{parsed.repository}", "tag": parsed.tag or ""}
 
 
 def kube_prometheus_values(cfg: "StackConfig") -> dict[str, Any]:
