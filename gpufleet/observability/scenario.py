@@ -73,14 +73,14 @@ def _figures(driver: OpenLoopDriver, prom: LocalPrometheus, w: RuleWindows) -> F
     )
 
 
-def run_scenario(*, healthy_s: float = 6.0, fault_max_s: float = 40.0, rate: float = 10.0,
+def run_scenario(*, healthy_s: float = 6.0, fault_max_s: float = 40.0, rate: float = 10.0, scale: float = SCALE,
                  on_tick: Callable[[float, str, dict[str, str]], None] | None = None) -> ScenarioResult:
     """Healthy load for `healthy_s`, then the fault until both page alerts fire (or `fault_max_s`)."""
-    w = RuleWindows(SCALE)
+    w = RuleWindows(scale)
     with LocalServer(ttft_ms=HEALTHY["ttft_ms"], itl_ms=10, jitter=0.05, seed=1, default_max_tokens=8) as server:
         address = server.url.removeprefix("http://")
         target = ScrapeTarget("vllm", address, {"stack": STACK, "release": RELEASE, "model": server.model})
-        with LocalPrometheus([target], rules_text(), scrape_interval_s=0.5) as prom:
+        with LocalPrometheus([target], rules_text(scale), scrape_interval_s=0.5) as prom:
             prom.wait_for_target_up()
             driver = OpenLoopDriver(server.url, server.model, rate=rate, max_s=healthy_s + fault_max_s + 5).start()
             timeline: list[tuple[float, str, dict[str, str]]] = []
@@ -118,15 +118,26 @@ def _print_tick(t: float, phase: str, states: dict[str, str]) -> None:
     print(f"  t={t:5.1f}s  {phase:7s}  {shown}", flush=True)
 
 
+def _fraction(text: str) -> float:
+    num, _, den = text.partition("/")
+    return float(num) / float(den or 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpufleet.observability.scenario",
                                      description="SLO burn-rate alerts on a real Prometheus scraping the simulator")
     parser.add_argument("--healthy-s", type=float, default=6.0)
     parser.add_argument("--fault-max-s", type=float, default=22.0)
+    parser.add_argument("--scale", type=_fraction, default=SCALE, help="rule window scale, e.g. 1/120 (default 1/60)")
     args = parser.parse_args(argv)
     print(f"simulator: TTFT {HEALTHY['ttft_ms']:g} ms, then {FAULT['ttft_ms']:g} ms and {FAULT['error_rate']:.0%} "
-          f"5xx; SLO ttftP95Ms={SLO.ttft_p95_ms:g}, maxErrorRate={SLO.max_error_rate}; windows x{SCALE:.4f}")
-    result = run_scenario(healthy_s=args.healthy_s, fault_max_s=args.fault_max_s, on_tick=_print_tick)
+          f"5xx; SLO ttftP95Ms={SLO.ttft_p95_ms:g}, maxErrorRate={SLO.max_error_rate}; rule windows x{args.scale:.4f} "
+          f"(page: {RuleWindows(args.scale).duration(3600)}/{RuleWindows(args.scale).duration(300)})")
+    result = run_scenario(healthy_s=args.healthy_s, fault_max_s=args.fault_max_s, scale=args.scale,
+                          on_tick=_print_tick)
+    t, _phase, states = result.timeline[-1]
+    print("final:  " + "  ".join(f"{a}={s}" for a, s in sorted(states.items()) if "Tpot" not in a)
+          + f"  ({t:.0f} s)")
     for name, f in (("healthy", result.healthy), ("fault", result.fault)):
         prom_p95 = "n/a" if f.prom_ttft_p95_s is None else f"{f.prom_ttft_p95_s * 1000:.0f} ms"
         prom_err = "n/a" if f.prom_error_ratio is None else f"{f.prom_error_ratio:.3f}"
