@@ -143,3 +143,21 @@ def test_preview_cli_json_carries_the_observability_listing(capsys):
     main(["preview", "--stack", "prod-cn-hangzhou", "--json"])
     stack = json.loads(capsys.readouterr().out)["stacks"][0]
     assert stack["observability"]["dashboards"][0] == "fleet-overview.json"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_program_registers_the_pinned_helm_releases(stack):
+    cfg = load_stack(stack)
+    releases = {r.inputs["name"]: r.inputs for r in cached_preview(stack).resources
+                if r.type == "kubernetes:helm.sh/v3:Release" and r.name.startswith(f"{stack}-observability-")}
+    expected = {"kps", "dcgm-exporter"} | ({"metrics-server"} if cfg.cloud == "aws" else set())
+    assert set(releases) == expected
+    versions = {name: entry["version"] for name, entry in catalog()["charts"].items()}
+    assert releases["kps"]["version"] == versions["kube-prometheus-stack"]
+    assert releases["kps"]["namespace"] == "monitoring"
+    assert releases["dcgm-exporter"]["version"] == versions["dcgm-exporter"]
+    if cfg.cloud == "aws":
+        assert releases["metrics-server"]["namespace"] == "kube-system"
+        assert releases["kps"]["repositoryOpts"]["repo"] == catalog()["charts"]["kube-prometheus-stack"]["repository"]
+    else:
+        assert "repositoryOpts" not in releases["kps"] and releases["kps"]["chart"].startswith("oci://")
