@@ -63,7 +63,8 @@ def envoy_pod_monitor(cfg: "StackConfig") -> dict[str, Any]:
         "spec": {
             "namespaceSelector": {"matchNames": [GATEWAY_NAMESPACE]},
             "selector": {"matchLabels": dict(ENVOY_PROXY_SELECTOR)},
-            "podMetricsEndpoints": [{"port": "metrics", "path": "/stats/prometheus",
+            # By number: Envoy Gateway serves /stats/prometheus on 19001 whatever the port is named.
+            "podMetricsEndpoints": [{"portNumber": ENVOY_METRICS_PORT, "path": "/stats/prometheus",
                                      "interval": f"{cfg.observability.scrape_interval_s}s",
                                      "relabelings": relabel_stack(cfg)}],
         },
