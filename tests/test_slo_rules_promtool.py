@@ -147,11 +147,14 @@ def test_slow_ttft_pages_then_tickets_and_leaves_errors_alone() -> None:
 def test_error_burst_pages() -> None:
     # 30% of requests fail after a healthy hour: the 1h share passes 14.4 x 1% once 29 of its
     # 60 minutes failed (0.3 x 29/60 > 0.144), the 5m share at once; then 2 min of `for`.
+    # Every alert of the file is exercised: each one fires in some test below and stays quiet in others.
     series = traffic_series([(60, {}), (90, {"errors": 0.3})])
     page = _alert("VllmErrorBudgetBurnPage", "critical", slo="errors")
     checks = {
         "85m": {"VllmErrorBudgetBurnPage": []},
-        "100m": {"VllmErrorBudgetBurnPage": [page], "VllmTtftBudgetBurnPage": [], "VllmTpotBudgetBurnPage": []},
+        # the ticket: 6h share 0.3 x t / (60 + t) > 6 x 1% after 15 min, then 15 min of `for`
+        "100m": {"VllmErrorBudgetBurnPage": [page], "VllmTtftBudgetBurnPage": [], "VllmTpotBudgetBurnPage": [],
+                 "VllmErrorBudgetBurnTicket": [_alert("VllmErrorBudgetBurnTicket", "warning", slo="errors")]},
     }
     _run([_expect(series, checks)])
 
@@ -166,7 +169,10 @@ def test_short_blip_below_the_burn_threshold_stays_quiet() -> None:
 def test_slow_tpot_pages() -> None:
     series = traffic_series([(60, {}), (60, {"tpot": 0.2})])
     page = _alert("VllmTpotBudgetBurnPage", "critical", slo="tpot")
-    _run([_expect(series, {"115m": {"VllmTpotBudgetBurnPage": [page], "VllmTtftBudgetBurnPage": []}})])
+    ticket = _alert("VllmTpotBudgetBurnTicket", "warning", slo="tpot")
+    _run([_expect(series, {"70m": {"VllmTpotBudgetBurnPage": [], "VllmTpotBudgetBurnTicket": []},
+                           "115m": {"VllmTpotBudgetBurnPage": [page], "VllmTpotBudgetBurnTicket": [ticket],
+                                    "VllmTtftBudgetBurnPage": []}})])
 
 
 def test_objective_between_buckets_is_interpolated() -> None:
