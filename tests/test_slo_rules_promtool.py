@@ -232,3 +232,24 @@ def test_queue_growing_below_max_replicas_does_not_fire() -> None:
     available = _gauge("kube_deployment_status_replicas_available", ksm, "2x40")
     waiting = _gauge("vllm:num_requests_waiting", f'{LABELS},pod="p0"', "0+1x40")
     _run([_expect([available, waiting], {"30m": {"VllmQueueGrowingAtMaxReplicas": []}})])
+
+
+SCENARIOS = (test_healthy_traffic_fires_nothing, test_slow_ttft_pages_then_tickets_and_leaves_errors_alone,
+             test_error_burst_pages, test_short_blip_below_the_burn_threshold_stays_quiet, test_slow_tpot_pages,
+             test_kv_cache_sustained_fires_and_a_short_spike_does_not, test_gpu_xid_error_fires_and_clears,
+             test_scrape_target_down_fires_after_five_minutes, test_zero_ready_replicas_and_queue_growing_at_max,
+             test_queue_growing_below_max_replicas_does_not_fire)
+
+
+def test_every_alert_is_shown_to_fire_and_to_stay_quiet(monkeypatch) -> None:
+    """The scenarios above, collected instead of run: each alert of the file is expected to fire
+    somewhere and expected to stay quiet somewhere."""
+    import sys
+
+    collected: list[dict] = []
+    monkeypatch.setattr(sys.modules[__name__], "_run", collected.extend)
+    for scenario in SCENARIOS:
+        scenario()
+    checks = [c for test in collected for c in test.get("alert_rule_test", [])]
+    assert {c["alertname"] for c in checks if c["exp_alerts"]} == set(ALERTS)
+    assert {c["alertname"] for c in checks if not c["exp_alerts"]} == set(ALERTS)
