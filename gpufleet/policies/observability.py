@@ -59,8 +59,8 @@ def _environment(resources: Sequence[Resource]) -> str | None:
 
 
 def prod_slo_alerts(resources: Sequence[Resource], ctx: PolicyContext) -> list[Violation]:
-    """A prod stack (environment tag 'prod') has critical burn-rate alerts on errors and TTFT."""
-    if _environment(resources) != "prod":
+    """A prod stack (gpufleet:environment, else its resources' tag) has critical burn-rate alerts on errors and TTFT."""
+    if (ctx.stack.environment or _environment(resources)) != "prod":
         return []
     pages = set()
     for rule in _objects(resources, "PrometheusRule"):

@@ -8,6 +8,7 @@ ones are reported and let the deployment proceed.
 
 from __future__ import annotations
 
+from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
 from . import observability as obs
@@ -277,6 +278,27 @@ POLICIES: tuple[PolicySpec, ...] = (
             "mainland China and every stack's stay in its own region.",
         source=f"{PIPL}; {DSL}; {CSL_37}",
         level="mandatory", scope="resource", validate=obs.metrics_stay_in_region,
+    ),
+    # ------------------------------------------------------------------ autoscaling
+    PolicySpec(
+        id="no-prod-spot-only",
+        why="Spot GPUs are reclaimed with two minutes' notice and run out together in a stockout; prod serving "
+            "keeps an on-demand floor and uses spot only above it.",
+        source="AWS EC2 Spot best practices (capacity may be interrupted); Karpenter NodePool weights; "
+               "Alibaba Cloud ESS OnDemandBaseCapacity",
+        level="mandatory", scope="stack", validate=scaling.no_prod_spot_only,
+    ),
+    PolicySpec(
+        id="karpenter-limits",
+        why="Without limits a runaway deployment or a scaling bug buys GPUs without bound.",
+        source="Karpenter docs: NodePools, spec.limits",
+        level="mandatory", scope="resource", validate=scaling.karpenter_limits,
+    ),
+    PolicySpec(
+        id="autoscaler-fallback",
+        why="When Prometheus is unreachable the autoscaler must hold capacity, never act on missing data.",
+        source="KEDA docs: ScaledObject spec, fallback",
+        level="mandatory", scope="resource", validate=scaling.autoscaler_fallback,
     ),
 )
 
