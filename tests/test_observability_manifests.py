@@ -161,3 +161,16 @@ def test_the_program_registers_the_pinned_helm_releases(stack):
         assert releases["kps"]["repositoryOpts"]["repo"] == catalog()["charts"]["kube-prometheus-stack"]["repository"]
     else:
         assert "repositoryOpts" not in releases["kps"] and releases["kps"]["chart"].startswith("oci://")
+
+
+def test_keda_reaches_the_prometheus_api_and_nothing_else_is_opened_to_it():
+    from gpufleet.core.autoscaling import PROMETHEUS_URL
+    from gpufleet.core.observability_manifests import monitoring_network_policies
+    assert PROMETHEUS_URL == "http://kps-prometheus.monitoring.svc:9090"  # kube-prometheus-stack as "kps"
+    assert charts_for(load_stack("prod-us-east-1"))[0][1]["fullnameOverride"] == "kps"
+    policies = {p["metadata"]["name"]: p["spec"] for p in monitoring_network_policies(load_stack("prod-us-east-1"))}
+    keda = policies["prometheus-api-from-keda"]
+    assert keda["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+    assert keda["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
+                                "ports": [{"protocol": "TCP", "port": 9090}]}]
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gpufleet.core.autoscaling_addons import KEDA_NAMESPACE, PROMETHEUS_PORT
 from gpufleet.core.dashboards import dashboard_json, stack_dashboards
 from gpufleet.core.manifests import PORT
 from gpufleet.core.observability_charts import DASHBOARD_LABEL, MONITORING_NAMESPACE, relabel_stack
@@ -121,7 +122,8 @@ def monitoring_network_policies(cfg: "StackConfig") -> list[dict[str, Any]]:
     Prometheus -> Alertmanager, Prometheus -> exporters); everyone resolves DNS and reaches the
     API server (443/6443; also where remote write goes); Prometheus scrapes pods in every
     namespace and the node endpoints (kubelet 10250, node-exporter 9100 on the host network);
-    the API server calls the operator's admission webhook (10250)."""
+    KEDA (its own namespace) queries Prometheus's API for the autoscaling triggers; the API
+    server calls the operator's admission webhook (10250)."""
     same_ns = [{"podSelector": {}}]
     dns = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
@@ -137,6 +139,9 @@ def monitoring_network_policies(cfg: "StackConfig") -> list[dict[str, Any]]:
             {"to": [{"namespaceSelector": {}}]},
             {"to": [{"ipBlock": {"cidr": cfg.network.vpc_cidr}}], "ports": _tcp(9100, 10250)},
         ]),
+        _netpol(cfg, "prometheus-api-from-keda", PROMETHEUS_POD, ["Ingress"], ingress=[
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": KEDA_NAMESPACE}}}],
+             "ports": _tcp(PROMETHEUS_PORT)}]),
         _netpol(cfg, "operator-webhook", OPERATOR_POD, ["Ingress"], ingress=[{"ports": _tcp(10250)}]),
     ]
 
