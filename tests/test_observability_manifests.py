@@ -174,3 +174,11 @@ def test_keda_reaches_the_prometheus_api_and_nothing_else_is_opened_to_it():
     assert keda["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}],
                                 "ports": [{"protocol": "TCP", "port": 9090}]}]
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+@pytest.mark.parametrize("stack", ["prod-us-east-1", "prod-cn-hangzhou"])
+def test_the_stack_rule_carries_the_gpu_stockout_alerts_too(stack):
+    (rule,) = registered(stack, "PrometheusRule")
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    cloud_alert = "KarpenterInsufficientCapacity" if load_stack(stack).cloud == "aws" else "ClusterAutoscalerScaleUpFailing"
+    assert {"GpuCapacityShortfall", cloud_alert, "VllmTtftBudgetBurnPage"} <= alerts

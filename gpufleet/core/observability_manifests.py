@@ -73,10 +73,13 @@ def envoy_pod_monitor(cfg: "StackConfig") -> dict[str, Any]:
 
 
 def prometheus_rule(cfg: "StackConfig") -> dict[str, Any]:
+    """The SLO rules generated from gpufleet:slo, plus the GPU stockout alerts (core/capacity_rules.py)."""
+    from gpufleet.core.capacity_rules import capacity_rule_group
+
     return {
         "apiVersion": MONITORING, "kind": "PrometheusRule",
         "metadata": {"name": RULE_NAME, "namespace": MONITORING_NAMESPACE, "labels": _labels(cfg)},
-        "spec": {"groups": stack_rule_groups(cfg)},
+        "spec": {"groups": [*stack_rule_groups(cfg), capacity_rule_group(cfg.stack, cfg.cloud)]},
     }
 
 
