@@ -17,12 +17,12 @@ import random
 import socket
 import time
 import uuid
+from typing import Any
 
 from aiohttp import web
 
 from gpufleet.simserver.engine import INJECTED_DISCONNECT, OK, Engine, Job
 from gpufleet.simserver.faults import plan_faults
-from gpufleet.simserver.http_metrics import HttpMetrics
 from gpufleet.simserver.metrics import CONTENT_TYPE, VllmMetrics
 from gpufleet.simserver.model import Scheduler, Sequence
 from gpufleet.simserver.options import SimConfig
@@ -79,8 +79,7 @@ class SimServer:
         self.engine = Engine(self.scheduler, self.metrics, tokens_per_chunk=config.tokens_per_chunk)
         self.truth = TruthLog(config.truth_size)
         self._seq = itertools.count()
-        self.http_metrics = HttpMetrics()  # vLLM's http_requests_total (5xx for canary analysis)
-        self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.http_metrics.middleware])
+        self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._count_http])
         self.app.add_routes(
             [
                 web.get("/v1/models", self.models),
@@ -103,6 +102,24 @@ class SimServer:
     async def _stop_engine(self, _app: web.Application) -> None:
         await self.engine.close()
 
+    @web.middleware
+    async def _count_http(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """http_requests_total by route, method and status class, when the response is done."""
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "none"
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.metrics.http.observe(path, request.method, exc.status)
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.metrics.http.observe(path, request.method, 500)
+            raise
+        self.metrics.http.observe(path, request.method, response.status)
+        return response
+
     # -- plain routes ----------------------------------------------------
     async def models(self, _request: web.Request) -> web.Response:
         return _json(models_body(self.config.model, self.created, self.config.max_model_len))
@@ -111,8 +128,7 @@ class SimServer:
         return web.Response(status=200)
 
     async def prometheus(self, _request: web.Request) -> web.Response:
-        text = self.metrics.render() + self.http_metrics.render()
-        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
     async def truth_get(self, request: web.Request) -> web.Response:
         """Ground truth; ``?id=X`` selects one request, ``?since_seq=N`` those with seq >= N."""
