@@ -85,7 +85,7 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.
     assert of(events, "plan")[0]["model"] == "qwen3-8b"
     assert any(line.startswith("analysis summary") for line in out)
     html = report.read_text(encoding="utf-8")
-    assert html.count("<svg") == 7 and ">50%</text>" in html and ">100%</text>" in html
+    assert html.count("<svg") == 7 and "50%</text>" in html and "100%</text>" in html
 
 
 def test_a_ttft_regression_from_step_2_rolls_back_at_step_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

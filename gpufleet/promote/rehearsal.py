@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from gpufleet.localprom import LocalPrometheus, ScrapeTarget
+from gpufleet.observability.localprom import LocalPrometheus, ScrapeTarget
 from gpufleet.promote.prometheus import PrometheusClient, PrometheusError, UrlTransport
 from gpufleet.promote.router import LocalRouter, RouterStack
 from gpufleet.promote.traffic import BackgroundTraffic
