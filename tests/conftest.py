@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DELETE = object()
+
+
+def scratch_project(directory: Path) -> Path:
+    """`directory` made a Pulumi project like the shipped one (its Pulumi.yaml), without stack files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
+    return directory
 
 
 def stack_text(stack: str) -> str:

@@ -14,10 +14,10 @@ from datetime import date
 from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
@@ -25,14 +25,14 @@ from gpufleet.core import naming, netplan
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.project import config_defaults, find_project
+from gpufleet.core import secrets as secret_values
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
 PROJECT = "gpufleet"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_THIS_CHECKOUT = PROJECT_ROOT
 PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = secret_values.SECRET_PLACEHOLDER
 
 # CloudWatch Logs accepts only these retention periods (days).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -110,6 +110,12 @@ class StackConfig(_Model):
     # Public endpoint and weights: between this stack's releases, and of this stack in its
     # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
     traffic: TrafficConfig | None = None
+    # Config keys Pulumi holds as secrets (a nested `secure:` makes its whole key secret).
+    _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        return self._secret_keys
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -350,8 +356,32 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None = None) -> StackConfig:
-    """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region')."""
+def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None = None,
+                       secret_keys: Iterable[str] = ()) -> StackConfig:
+    """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region').
+
+    Values under `secret_keys` never appear in an error message; placeholder values (secrets the
+    offline preview cannot decrypt) are unknown, so they skip shape checks and stay placeholders.
+    """
+    secret_keys = frozenset(secret_keys)
+    hidden: list[tuple[str, ...]] = []
+    cfg = _parse(stack, raw, catalog, secret_keys, hidden)
+    for path in hidden:
+        cfg = secret_values.put_back(cfg, path)
+    cfg._secret_keys = secret_keys
+    return cfg
+
+
+def _secret_safe(exc: ConfigError, raw: Mapping[str, Any], secret_keys: frozenset[str],
+                 hidden: list[tuple[str, ...]]) -> str:
+    if exc.message == "is required" and exc.key in {f"{PROJECT}:" + ".".join(p) for p in hidden}:
+        return ("is a secret that the offline preview cannot decrypt, and its value is needed here; "
+                "check it with `pulumi preview`")
+    return secret_values.scrub(exc.message, secret_values.plaintexts(raw, secret_keys))
+
+
+def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, secret_keys: frozenset[str],
+           hidden: list[tuple[str, ...]]) -> StackConfig:
     catalog = catalog or load_instance_catalog()
     try:
         project: dict[str, Any] = {}
@@ -361,6 +391,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
                 if name not in PROJECT_KEYS:
                     raise ConfigError(key, f"unknown config key (allowed: {', '.join(PROJECT_KEYS)})")
                 project[name] = _decode(value)
+        project, withheld = secret_values.withhold(project)
+        hidden += withheld
         regions = {k: raw.get(k) for k in PROVIDER_REGION_KEYS.values()}
         region = _check_placement(regions, project, catalog)
         releases = project.pop("releases", {})
@@ -382,66 +414,32 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
                              releases={n: r.replicas for n, r in cfg.releases.items()})
         return cfg
     except ConfigError as exc:
-        raise StackConfigError(stack, exc.key, exc.message) from None
+        raise StackConfigError(stack, exc.key, _secret_safe(exc, raw, secret_keys, hidden)) from None
 
 
 # ---------------------------------------------------------------- sources
 
 
-def read_pulumi_config() -> StackConfig:
-    """Inside `pulumi up`/preview: read every config key of this stack and validate it."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    # pulumi.Config has no way to list keys, and unknown keys must be rejected,
-    # so read the runtime's map (explicit settings first, then the environment).
-    merged: dict[str, Any] = dict(runtime_config.get_config_env())
-    merged.update(runtime_config.CONFIG.get())
-    wanted = [k for k in merged if k.startswith(f"{PROJECT}:")] + list(PROVIDER_REGION_KEYS.values())
-    raw = {}
-    for key in wanted:
-        ns, _, name = key.partition(":")
-        value = pulumi.Config(ns).get(name)
-        if value is not None:
-            raw[key] = value
-    cfg = parse_stack_config(pulumi.get_stack(), raw)
-    check_fleet(cfg)
-    return cfg
-
-
 def _project_file_text(root: Path | None) -> str:
-    path = (root or PROJECT_ROOT) / "Pulumi.yaml"
-    if not path.exists():  # a bare stacks/ copy (e.g. a scratch dir) shares this checkout's project
-        path = _THIS_CHECKOUT / "Pulumi.yaml"
-    return path.read_text(encoding="utf-8")
+    return find_project(root).text
 
 
 def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
     """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
-    return dict(_defaults_of(_project_file_text(root)))
+    return find_project(root).config_defaults
 
 
-@lru_cache(maxsize=8)
 def _defaults_of(project_text: str) -> dict[str, Any]:
-    doc = yaml.safe_load(project_text) or {}
-    out: dict[str, Any] = {}
-    for key, decl in (doc.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(decl, dict):
-            if "default" in decl:
-                out[full] = decl["default"]
-        else:
-            out[full] = decl
-    return out
+    return config_defaults(project_text)
 
 
 def stack_file(stack: str, root: Path | None = None) -> Path:
-    return (root or PROJECT_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+    """The stack's file in the project found from `root` (default: the current directory), as pulumi finds it."""
+    return find_project(root).stack_file(stack)
 
 
 def list_stacks(root: Path | None = None) -> list[str]:
-    directory = (root or PROJECT_ROOT) / "stacks"
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+    return find_project(root).list_stacks()
 
 
 def raw_stack_config(text: str, root: Path | None = None, *,
@@ -455,18 +453,19 @@ def raw_stack_config(text: str, root: Path | None = None, *,
     doc = yaml.safe_load(text) or {}
     defaults = project_config_defaults(root) if defaults is None else defaults
     config = {**defaults, **(doc.get("config") or {})}
-    secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
-    return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
+    return secret_values.mask_config(config)  # nested `secure:` leaves too (`config set --secret --path`)
 
 
 def load_stack(stack: str, text: str | None = None, root: Path | None = None) -> StackConfig:
     """Validated config of one stack from its file (or from `text`, e.g. a git revision)."""
+    project = find_project(root)
+    stack = project.stack_name(stack)
     if text is None:
-        path = stack_file(stack, root)
+        path = project.stack_file(stack)
         if not path.exists():
-            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
+            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(project.list_stacks())})")
         text = path.read_text(encoding="utf-8")
-    return _parse_stack_text(stack, text, _project_file_text(root))
+    return _parse_stack_text(stack, text, project.text)
 
 
 @lru_cache(maxsize=256)
@@ -474,8 +473,8 @@ def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
     """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
     a stack is validated once per content: the fleet check and the policy runner load every
     stack for every stack previewed, which was quadratic in the number of stacks."""
-    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text))
-    return parse_stack_config(stack, raw)
+    raw, secret_keys = raw_stack_config(text, defaults=_defaults_of(project_text))
+    return parse_stack_config(stack, raw, secret_keys=secret_keys)
 
 
 def check_fleet(cfg: StackConfig, root: Path | None = None) -> None:

@@ -56,7 +56,14 @@ def fx_for(cfg: StackConfig) -> FxRate:
 
 def project_fx() -> FxRate:
     """The project-wide rate (Pulumi.yaml), for reports across stacks."""
-    raw = project_config_defaults()
     from datetime import date
+
+    from gpufleet.core.cost.model import CostInputError
+
+    raw = project_config_defaults()
+    missing = [k for k in ("gpufleet:cnyPerUsd", "gpufleet:fxAsOf") if k not in raw]
+    if missing:
+        raise CostInputError(f"Pulumi.yaml: project config {missing[0]} is not set; declare gpufleet:cnyPerUsd and "
+                             "gpufleet:fxAsOf under config: (or pass --cny-per-usd and --fx-as-of)")
     return FxRate(cny_per_usd=Decimal(str(raw["gpufleet:cnyPerUsd"])), as_of=date.fromisoformat(str(raw["gpufleet:fxAsOf"])),
                   source="Pulumi.yaml gpufleet:cnyPerUsd")
