@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 import yaml
 
+from gpufleet.core.assets import asset, packaged_dir
 from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s"
+TEMPLATES_DIR = packaged_dir("k8s")  # the installed templates; a project's own k8s/<file> wins (asset())
 PORT = 8000
 RUN_AS_USER = 10001  # checkov CKV_K8S_40 wants >= 10000, clear of host UIDs
 MODELS_DIR = "/models"
@@ -427,7 +428,7 @@ def _init_containers(params: ReleaseRenderParams) -> list[dict[str, Any]] | None
     assert fetcher is not None and params.weights_source_url  # checked in __post_init__
     env = {"HOME": CACHE_DIR, **fetcher.env}
     (container,) = render_template(
-        TEMPLATES_DIR / "model-server" / "fetch-weights.yaml",
+        asset("k8s", "model-server/fetch-weights.yaml"),
         {
             "fetcher_image": fetcher.image,
             "fetch_command": list(fetcher.command)
@@ -522,7 +523,7 @@ def render_release(params: ReleaseRenderParams) -> list[dict[str, Any]]:
     for template in _RELEASE_TEMPLATES:
         if template == "horizontalpodautoscaler.yaml" and params.min_replicas == params.max_replicas:
             continue
-        objects.extend(render_template(TEMPLATES_DIR / "model-server" / template, values))
+        objects.extend(render_template(asset("k8s", f"model-server/{template}"), values))
     return objects
 
 
@@ -551,7 +552,7 @@ def render_gpu_plugin(params: GpuPluginRenderParams) -> list[dict[str, Any]]:
     }
     objects: list[dict[str, Any]] = []
     for template in ("namespace.yaml", "serviceaccount.yaml", "daemonset.yaml", "networkpolicy.yaml"):
-        objects.extend(render_template(TEMPLATES_DIR / "nvidia-device-plugin" / template, values))
+        objects.extend(render_template(asset("k8s", f"nvidia-device-plugin/{template}"), values))
     return objects
 
 
