@@ -120,7 +120,7 @@ def kubeconfig_from_outputs(stack: str, outputs: dict[str, Any]) -> dict[str, An
 
 
 def gateway_url(stack: str, outputs: dict[str, Any], candidate: str) -> str:
-    from gpufleet.infra.components.traffic import OUTPUT_GATEWAY_ADDRESS, release_path
+    from gpufleet.core.traffic_names import OUTPUT_GATEWAY_ADDRESS, release_path
 
     address = outputs.get(OUTPUT_GATEWAY_ADDRESS)
     if not address:

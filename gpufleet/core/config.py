@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
-from gpufleet.core import naming, netplan
+from gpufleet.core import clouds, netplan
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
@@ -31,12 +31,10 @@ from gpufleet.core.release_config import Release, parse_image, parse_releases, v
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
 PROJECT = "gpufleet"
-PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
+PROVIDER_REGION_KEYS = clouds.REGION_KEYS
 SECRET_PLACEHOLDER = secret_values.SECRET_PLACEHOLDER
 
-# CloudWatch Logs accepts only these retention periods (days).
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                             1096, 1827, 2192, 2557, 2922, 3288, 3653)
+CLOUDWATCH_RETENTION_DAYS = clouds.get("aws").log_retention_days()
 # China's Cybersecurity Law art. 21: network logs kept for no less than six months.
 CN_MIN_LOG_RETENTION_DAYS = 184
 
@@ -85,7 +83,7 @@ class StackConfig(_Model):
     """Everything one stack needs, validated. Field aliases are the `gpufleet:` keys."""
 
     stack: str = Field(exclude=True)
-    cloud: Literal["aws", "alicloud"]
+    cloud: Literal[clouds.NAMES]  # type: ignore[valid-type]
     region: str = Field(exclude=True)
     jurisdiction: Literal["cn", "global"]
     environment: Literal["prod", "staging", "dev"]
@@ -206,10 +204,9 @@ def _pydantic_error(err: Mapping[str, Any]) -> ConfigError:
 def _check_placement(raw_regions: Mapping[str, str | None], cfg: dict[str, Any], catalog: InstanceCatalog) -> str:
     """Cloud, jurisdiction and region must agree; returns the region."""
     cloud, jurisdiction = cfg.get("cloud"), cfg.get("jurisdiction")
-    if jurisdiction == "cn" and cloud != "alicloud":
-        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'cn' must run on Alibaba Cloud (allowed: alicloud); got {cloud!r}")
-    if jurisdiction == "global" and cloud != "aws":
-        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'global' must run on AWS (allowed: aws); got {cloud!r}")
+    home = next((c for c in clouds.CLOUDS.values() if c.jurisdiction == jurisdiction), None)
+    if home is not None and cloud != home.name:
+        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction {jurisdiction!r} must run on {home.title} (allowed: {home.name}); got {cloud!r}")
     if cloud not in PROVIDER_REGION_KEYS:
         return ""  # pydantic reports the bad literal
     own_key = PROVIDER_REGION_KEYS[cloud]
@@ -242,12 +239,13 @@ def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
         if zone not in zones_allowed:
             raise ConfigError(f"{PROJECT}:network.zones.{i}", f"{zone!r} is not a zone of {cfg.region} (allowed: {', '.join(zones_allowed)})")
     cidrs = {"vpcCidr": net.vpc_cidr, "serviceCidr": net.service_cidr}
-    if cfg.cloud == "alicloud":
+    cloud = clouds.get(cfg.cloud)
+    if cloud.needs_pod_cidr:
         if net.pod_cidr is None:
-            raise ConfigError(f"{PROJECT}:network.podCidr", "is required on alicloud (ACK Flannel pod network), e.g. 172.20.0.0/16")
+            raise ConfigError(f"{PROJECT}:network.podCidr", f"is required on {cloud.name} ({cloud.pod_network}), e.g. 172.20.0.0/16")
         cidrs["podCidr"] = net.pod_cidr
     elif net.pod_cidr is not None:
-        raise ConfigError(f"{PROJECT}:network.podCidr", "must not be set on aws (the VPC CNI gives pods VPC addresses)")
+        raise ConfigError(f"{PROJECT}:network.podCidr", f"must not be set on {cloud.name} ({cloud.pod_network})")
     parsed = {}
     for name, value in cidrs.items():
         try:
@@ -263,8 +261,9 @@ def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
         netplan.plan_subnets(net.vpc_cidr, len(net.zones))
     except ValueError as exc:
         raise ConfigError(f"{PROJECT}:network.vpcCidr", str(exc)) from None
-    if cfg.cloud == "aws" and not 12 <= parsed["serviceCidr"].prefixlen <= 24:
-        raise ConfigError(f"{PROJECT}:network.serviceCidr", f"EKS needs a prefix between /12 and /24; got {net.service_cidr}")
+    why = cloud.check_service_cidr_prefix(parsed["serviceCidr"].prefixlen)
+    if why:
+        raise ConfigError(f"{PROJECT}:network.serviceCidr", f"{why}; got {net.service_cidr}")
 
 
 def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: NodePool, gpu: bool) -> None:
@@ -288,9 +287,9 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
 
 def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dict[str, Release]:
     """On Alibaba the registry host is known from the stack name: spell short image names out in full."""
-    if cfg.cloud != "alicloud":
+    host = clouds.get(cfg.cloud).registry_host(cfg.stack, cfg.region)
+    if host is None:
         return dict(releases)
-    host = naming.acr_vpc_host(cfg.stack, cfg.region)
     return {n: r if "/" in r.image else r.model_copy(update={"image": f"{host}/gpufleet/{r.image}"})
             for n, r in releases.items()}
 
@@ -298,23 +297,24 @@ def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dic
 def _check_releases(cfg: StackConfig) -> None:
     if not cfg.releases:
         raise ConfigError(f"{PROJECT}:releases", "needs at least one release (a name mapped to model, image, replicas)")
-    registry = naming.acr_vpc_host(cfg.stack, cfg.region) if cfg.cloud == "alicloud" else ""
+    cloud = clouds.get(cfg.cloud)
+    registry = cloud.registry_host(cfg.stack, cfg.region) or ""
     validate_releases(cfg.releases, stack_cloud=cfg.cloud, jurisdiction=cfg.jurisdiction, region=cfg.region,
                       gpu_model=cfg.gpu_model, gpus_per_node=cfg.gpus_per_node,
                       gpu_pool_max_nodes=cfg.gpu_pool.max_size, registry_host=registry)
     key = f"{PROJECT}:weightsFetcherImage"
     uses_bucket = [n for n, r in cfg.releases.items() if r.weights_source == "bucket"]
     if cfg.weights_fetcher_image is None:
-        if cfg.cloud == "alicloud" and uses_bucket:
-            raise ConfigError(key, f"is required on alicloud when a release loads weights from OSS (release {uses_bucket[0]!r}): "
-                                   "an image with ossutil 2.x in the stack's ACR, pinned by digest")
+        if not cloud.default_weights_fetcher and uses_bucket:
+            raise ConfigError(key, f"is required on {cloud.name} when a release loads weights from {cloud.bucket_service} "
+                                   f"(release {uses_bucket[0]!r}): {cloud.weights_fetcher_hint}")
         return
     ref = parse_image(cfg.weights_fetcher_image)
     if not (ref.tag and ref.digest):
         raise ConfigError(key, f"{cfg.weights_fetcher_image!r} must be pinned by tag and digest (registry/repository:tag@sha256:<64 hex>)")
-    if cfg.jurisdiction == "cn" and ref.host != naming.acr_vpc_host(cfg.stack, cfg.region):
+    if cfg.jurisdiction == "cn" and ref.host != registry:
         raise ConfigError(key, f"{cfg.weights_fetcher_image!r} is not from the stack's ACR registry "
-                               f"{naming.acr_vpc_host(cfg.stack, cfg.region)!r} (China stacks pull images only from their own registry)")
+                               f"{registry!r} (China stacks pull images only from their own registry)")
 
 
 def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
@@ -332,15 +332,17 @@ def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", str(exc)) from None
             if net.prefixlen == 0:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", f"{cidr} opens the Kubernetes API to the whole internet (allowed: specific operator CIDRs)")
-        if cfg.cloud == "alicloud":
+        if not clouds.get(cfg.cloud).public_api_endpoint:
             raise ConfigError(f"{PROJECT}:cluster.publicEndpoint", "a public API server EIP is not supported for ACK stacks (allowed: false; reach the API over VPN or a bastion)")
     elif c.public_access_cidrs:
         raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is only allowed when cluster.publicEndpoint is true")
     if cfg.jurisdiction == "cn" and c.log_retention_days < CN_MIN_LOG_RETENTION_DAYS:
         raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"cn stacks keep logs at least {CN_MIN_LOG_RETENTION_DAYS} days (Cybersecurity Law art. 21); got {c.log_retention_days}")
-    if cfg.cloud == "aws" and c.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        allowed = ", ".join(str(d) for d in CLOUDWATCH_RETENTION_DAYS)
-        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"CloudWatch Logs accepts only these retention periods (allowed: {allowed}); got {c.log_retention_days}")
+    cloud = clouds.get(cfg.cloud)
+    retention = cloud.log_retention_days()
+    if retention is not None and c.log_retention_days not in retention:
+        allowed = ", ".join(str(d) for d in retention)
+        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"{cloud.log_service} accepts only these retention periods (allowed: {allowed}); got {c.log_retention_days}")
 
 
 # ---------------------------------------------------------------- parsing

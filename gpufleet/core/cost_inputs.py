@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gpufleet.core import clouds
 from gpufleet.core.cost.model import CostInputs, FxRate, NodePoolInputs
 from gpufleet.core.config import StackConfig, project_config_defaults
 from gpufleet.core.release_config import load_model_catalog
 
-BILLING_CURRENCY = {"aws": "USD", "alicloud": "CNY"}
+BILLING_CURRENCY = {name: cloud.billing_currency for name, cloud in clouds.CLOUDS.items()}
 FX_SOURCE = "Pulumi.yaml / stack config gpufleet:cnyPerUsd"
 
 
@@ -27,7 +28,7 @@ def weights_in_bucket_gb(cfg: StackConfig) -> Decimal:
 
 def cost_inputs_for(cfg: StackConfig) -> CostInputs:
     zones = len(cfg.network.zones)
-    per_zone = cfg.cloud == "aws"
+    per_zone = clouds.get(cfg.cloud).nat_per_zone
     return CostInputs(
         stack=cfg.stack,
         cloud=cfg.cloud,

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
+from gpufleet.core import clouds
 from gpufleet.core.assets import asset, packaged_dir
 from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
 
@@ -52,7 +53,6 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _K8S_VERSION = re.compile(r"^v?(1\.\d+)(\.\d+)?$")
 _TOKEN = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
-_BUCKET_SCHEMES = {"aws": "s3://", "alicloud": "oss://"}
 
 
 # --------------------------------------------------------------------------- template engine
@@ -166,7 +166,7 @@ class ReleaseRenderParams:
 
     stack: str
     team: str
-    cloud: Literal["aws", "alicloud"]
+    cloud: Literal[clouds.NAMES]  # type: ignore[valid-type]
     jurisdiction: Literal["cn", "global"]
     namespace: str
     release: str
@@ -213,9 +213,7 @@ class ReleaseRenderParams:
         if self.weights_source == "bucket":
             if self.weights_fetcher is None or not self.weights_source_url:
                 raise ValueError("bucket weights need weights_source_url and weights_fetcher")
-            scheme = _BUCKET_SCHEMES.get(self.cloud)
-            if scheme is None:
-                raise ValueError(f"unknown cloud {self.cloud!r} (allowed: {', '.join(_BUCKET_SCHEMES)})")
+            scheme = clouds.get(self.cloud).bucket_scheme  # ValueError names the known clouds
             if not (self.weights_source_url.startswith(scheme) or self.weights_source_url.startswith("{{")):
                 raise ValueError(f"{self.cloud} bucket URL must start with {scheme} (got {self.weights_source_url!r})")
 
@@ -414,11 +412,7 @@ def weights_fetch_command(cloud: str, source_url: str, model: ModelEntry) -> lis
     """Copy `<source_url>/` to `/models/<model>/`, skipping files already there."""
     dest = f"{MODELS_DIR}/{model.name}/"
     src = source_url.rstrip("/") + "/"
-    if cloud == "aws":
-        return ["aws", "s3", "sync", "--only-show-errors", "--no-progress", src, dest]
-    if cloud == "alicloud":
-        return ["ossutil", "cp", "--recursive", "--update", src, dest]
-    raise ValueError(f"no weights fetch command for cloud {cloud!r}")
+    return clouds.get(cloud).weights_fetch_command(src, dest)
 
 
 def _init_containers(params: ReleaseRenderParams) -> list[dict[str, Any]] | None:

@@ -1,0 +1,44 @@
+"""Alibaba Cloud: ACK Pro with Flannel, ACR Enterprise, OSS, Alibaba Cloud DNS; mainland China stacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from gpufleet.core.clouds.base import Cloud, tag_string
+from gpufleet.core.naming import acr_vpc_host, resource_name
+
+
+@dataclass(frozen=True)
+class Alicloud(Cloud):
+    def registry_host(self, stack: str, region: str) -> str | None:
+        """ACR's VPC endpoint is named after the stack, so config checks can use it before deploy."""
+        return acr_vpc_host(stack, region)
+
+    def weights_fetch_command(self, src: str, dest: str) -> list[str]:
+        return ["ossutil", "cp", "--recursive", "--update", src, dest]
+
+    def workload_identity(self, stack: str, role_token: str) -> tuple[dict[str, str], dict[str, str]]:
+        # ACK RRSA: the pod-identity webhook injects the OIDC token for this role.
+        return ({"pod-identity.alibabacloud.com/role-name": resource_name(stack, "weights-reader")[:64]},
+                {"pod-identity.alibabacloud.com/injection": "on"})
+
+    def load_balancer_annotations(self, stack: str, tags: Mapping[str, str], *, public: bool) -> dict[str, str]:
+        """A pay-by-CLCU CLB from ACK's cloud controller manager (pay-by-specification CLBs are no longer sold)."""
+        return {
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet" if public else "intranet",
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-instance-charge-type": "PayByCLCU",
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-name": f"gpufleet-{stack}-gateway",
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-additional-resource-tags": tag_string(tags),
+        }
+
+
+ALICLOUD = Alicloud(
+    name="alicloud", title="Alibaba Cloud", jurisdiction="cn", region_key="alicloud:region",
+    bucket_scheme="oss://", bucket_region_env="OSS_REGION", billing_currency="CNY",
+    # the free Alibaba Cloud DNS edition allows no TTL below 600 s
+    dns_service="alidns", dns_ttl_seconds=600, nat_per_zone=False, public_api_endpoint=False,
+    needs_pod_cidr=True, pod_network="ACK Flannel pod network",
+    default_weights_fetcher=False, weights_fetcher_hint="an image with ossutil 2.x in the stack's ACR, pinned by digest",
+    bucket_service="OSS", log_service="SLS",
+)
