@@ -19,7 +19,8 @@ import pulumi
 
 from gpufleet.infra import sdk_internals as sdk
 
-from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.config import SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.project import find_project
 from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.mocks import FleetMocks
 
@@ -92,9 +93,9 @@ def prepare() -> None:
     """
     import gc
 
-    import gpufleet.infra.program  # noqa: F401
-    import gpufleet.infra.components.alicloud  # noqa: F401
-    import gpufleet.infra.components.aws  # noqa: F401
+    from gpufleet.infra import entry
+
+    entry.preload()
     gc.collect()
     gc.freeze()
 
@@ -120,7 +121,7 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     """Evaluate `program` (default: the real infra program) for `stack`; never raises for bad config."""
     started = time.perf_counter()
     if program is None:
-        from gpufleet.infra.program import main as program
+        from gpufleet.infra.entry import main as program
     if text is None:
         path = stack_file(stack, root)
         if not path.exists():
@@ -134,7 +135,7 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     _usable_event_loop()
     sdk.reset_root_resource()
     sdk.set_config(_flatten_config(raw), secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=find_project(root).name, stack=stack, preview=True, monitor=monitor)
     sdk.reset_root_resource()  # set_mocks made a root stack; run_in_stack makes its own
     error = None
     try:
