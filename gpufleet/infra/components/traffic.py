@@ -20,30 +20,48 @@ import pulumi
 
 from gpufleet.core.config import StackConfig
 from gpufleet.core.traffic_config import TrafficConfig
-from gpufleet.core.traffic_names import (  # noqa: F401  (re-exported)
+from gpufleet.core.traffic_names import (
     ENVOY_PROXY_NAME, GATEWAY_API, GATEWAY_CLASS, GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SERVICE_NAME,
     LISTENER_NAME, LISTENER_PORT, OUTPUT_GATEWAY_ADDRESS, RELEASE_HEADER, RELEASE_PATH_PREFIX, ROUTE_NAME, Backend,
     backend_for, release_path,
 )
 from gpufleet.infra.components.base import ClusterResult
-from gpufleet.infra.components.traffic_components import (  # noqa: F401  (re-exported)
+from gpufleet.infra.components.traffic_components import (
     DNS_RECORDS, TrafficRouter, TrafficRouterArgs, WeightedEndpoint, WeightedEndpointArgs, _address_of,
     _status_mapping, _unknown_output,
 )
-from gpufleet.infra.components.traffic_dns import (  # noqa: F401  (re-exported)
+from gpufleet.infra.components.traffic_dns import (
     ALIDNS_ENDPOINT, ALIDNS_MIN_WEIGHT, ALIDNS_TTL_SECONDS, DNS_TTL_SECONDS, AlidnsRecordWeight, alidns_client,
     apply_weight, credential_client, record_type, relative_name, weight_calls,
 )
-from gpufleet.infra.components.traffic_gateway import (  # noqa: F401  (re-exported)
+from gpufleet.infra.components.traffic_gateway import (
     CONTROLLER_NAME, ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_IMAGE, ENVOY_GATEWAY_VERSION, ENVOY_PROXY_IMAGE,
     ENVOY_RATELIMIT_IMAGE, GatewayImages, envoy_proxy_spec, gateway_class_spec, gateway_images, gateway_spec,
     helm_values, lb_address, load_balancer_annotations, tag_string,
 )
-from gpufleet.infra.components.traffic_netpol import (  # noqa: F401  (re-exported)
+from gpufleet.infra.components.traffic_netpol import (
     CONTROLLER_PORTS, CONTROLLER_SELECTOR, METRICS_PORT, MONITORING_NAMESPACE, PROXY_LISTENER_PORT, PROXY_SELECTOR,
     WEBHOOK_PORT, gateway_network_policies,
 )
-from gpufleet.infra.components.traffic_routes import REQUEST_TIMEOUT, httproute_spec, reference_grant_spec  # noqa: F401
+from gpufleet.infra.components.traffic_routes import REQUEST_TIMEOUT, httproute_spec, reference_grant_spec
+
+
+# Everything the single traffic module used to hold, from the modules that hold it now.
+__all__ = [
+    "ALIDNS_ENDPOINT", "ALIDNS_MIN_WEIGHT", "ALIDNS_TTL_SECONDS", "AlidnsRecordWeight", "Backend",
+    "CONTROLLER_NAME", "CONTROLLER_PORTS", "CONTROLLER_SELECTOR", "DNS_RECORDS", "DNS_TTL_SECONDS",
+    "ENVOY_GATEWAY_CHART", "ENVOY_GATEWAY_IMAGE", "ENVOY_GATEWAY_VERSION", "ENVOY_PROXY_IMAGE",
+    "ENVOY_PROXY_NAME", "ENVOY_RATELIMIT_IMAGE", "GATEWAY_API", "GATEWAY_CLASS", "GATEWAY_NAME",
+    "GATEWAY_NAMESPACE", "GATEWAY_SERVICE_NAME", "GatewayImages", "LISTENER_NAME", "LISTENER_PORT",
+    "METRICS_PORT", "MONITORING_NAMESPACE", "OUTPUT_GATEWAY_ADDRESS", "PROXY_LISTENER_PORT", "PROXY_SELECTOR",
+    "RELEASE_HEADER", "RELEASE_PATH_PREFIX", "REQUEST_TIMEOUT", "ROUTE_NAME", "TrafficRouter",
+    "TrafficRouterArgs", "WEBHOOK_PORT", "WeightedEndpoint", "WeightedEndpointArgs", "_address_of",
+    "_status_mapping", "_unknown_output", "alidns_client", "apply_weight", "backend_for", "build_traffic",
+    "credential_client", "endpoint_args", "endpoint_is_public", "envoy_proxy_spec", "gateway_class_spec",
+    "gateway_images", "gateway_network_policies", "gateway_spec", "helm_values", "httproute_spec", "lb_address",
+    "load_balancer_annotations", "record_type", "reference_grant_spec", "relative_name", "release_path",
+    "router_args", "tag_string", "weight_calls",
+]
 
 
 # ---------------------------------------------------------------- program wiring
