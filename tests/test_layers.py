@@ -121,3 +121,16 @@ def test_the_program_does_not_load_the_cli_or_the_load_tester():
     unwanted = ("gpufleet.loadtest", "gpufleet.commands", "gpufleet.cli", "gpufleet.simserver", "gpufleet.promote",
                 "gpufleet.cost", "gpufleet.preview", "locust", "gevent", "aiohttp", "rich", "alibabacloud_alidns20150109")
     assert sorted(m for m in loaded if any(_matches(m, u) for u in unwanted)) == []
+
+
+def test_the_pulumi_entry_runs_the_program_through_the_entry_point():
+    """`infra/__main__.py` is what `pulumi up` runs (Pulumi.yaml main: infra/)."""
+    import runpy
+
+    from gpufleet.preview.engine import preview_stack
+
+    source = (ROOT / "infra" / "__main__.py").read_text()
+    assert "from gpufleet.infra.entry import main" in source
+    result = preview_stack("prod-us-east-1", program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py"),
+                                                                          run_name="__main__"), root=ROOT)
+    assert result.ok and any(r.type == "gpufleet:aws:GpuCluster" for r in result.resources)
