@@ -1,7 +1,8 @@
 """The only reader of stack configuration.
 
-`pulumi up` reads config through `pulumi.Config`; the `gpufleet` tools read the
-same `stacks/Pulumi.<stack>.yaml` files directly. Both paths end in
+`pulumi up` reads config through `pulumi.Config` (gpufleet.infra.stack_config); the
+`gpufleet` tools read the same stack files directly, from the project that
+gpufleet.core.project finds as `pulumi` does. Both paths end in
 `parse_stack_config`, which turns the raw key/value map into a frozen, validated
 `StackConfig` or raises `StackConfigError` with one line that names the stack,
 the key and what is allowed. Nothing is registered before this has succeeded.
