@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from gpufleet.core.clouds.base import Cloud, tag_string
 from gpufleet.core.naming import acr_vpc_host, resource_name
@@ -23,6 +23,17 @@ class Alicloud(Cloud):
         return ({"pod-identity.alibabacloud.com/role-name": resource_name(stack, "weights-reader")[:64]},
                 {"pod-identity.alibabacloud.com/injection": "on"})
 
+    def stockout_alert(self, labels: Mapping[str, str], runbook: str) -> dict[str, Any]:
+        """ACK's cluster-autoscaler counts the scale-ups ESS could not fulfil."""
+        return {
+            "alert": "ClusterAutoscalerScaleUpFailing",
+            "expr": "sum(increase(cluster_autoscaler_failed_scale_ups_total[15m])) > 0",
+            "labels": {**labels, "severity": "warning"},
+            "annotations": {"summary": "ACK's cluster-autoscaler failed to add nodes to a node pool",
+                            "description": "ESS could not launch any listed instance type in the pool's zones; "
+                                           "check the scaling activity and widen gpuPool.instanceTypes.",
+                            "runbook_url": runbook}}
+
     def load_balancer_annotations(self, stack: str, tags: Mapping[str, str], *, public: bool) -> dict[str, str]:
         """A pay-by-CLCU CLB from ACK's cloud controller manager (pay-by-specification CLBs are no longer sold)."""
         return {
@@ -39,6 +50,7 @@ ALICLOUD = Alicloud(
     # the free Alibaba Cloud DNS edition allows no TTL below 600 s
     dns_service="alidns", dns_ttl_seconds=600, nat_per_zone=False, public_api_endpoint=False,
     needs_pod_cidr=True, pod_network="ACK Flannel pod network",
+    gpu_limit_unit="nodes",
     default_weights_fetcher=False, weights_fetcher_hint="an image with ossutil 2.x in the stack's ACR, pinned by digest",
     bucket_service="OSS", log_service="SLS",
 )

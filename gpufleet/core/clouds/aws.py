@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from gpufleet.core.clouds.base import Cloud, tag_string
 
@@ -31,6 +31,17 @@ class Aws(Cloud):
             annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
         return annotations
 
+    def stockout_alert(self, labels: Mapping[str, str], runbook: str) -> dict[str, Any]:
+        """Karpenter reports EC2's InsufficientCapacityError per launch attempt."""
+        return {
+            "alert": "KarpenterInsufficientCapacity",
+            "expr": 'sum(increase(karpenter_cloudprovider_errors_total{error="InsufficientCapacityError"}[15m])) > 0',
+            "labels": {**labels, "severity": "warning"},
+            "annotations": {"summary": "EC2 has no capacity for some allowed GPU instance types or zones",
+                            "description": "Karpenter fell back to other types, zones or capacity types; check "
+                                           "which offerings fail and widen gpuPool.instanceTypes if needed.",
+                            "runbook_url": runbook}}
+
     def check_service_cidr_prefix(self, prefixlen: int) -> str | None:
         return None if 12 <= prefixlen <= 24 else "EKS needs a prefix between /12 and /24"
 
@@ -43,6 +54,7 @@ AWS = Aws(
     bucket_scheme="s3://", bucket_region_env="AWS_REGION", billing_currency="USD",
     dns_service="route53", dns_ttl_seconds=60, nat_per_zone=True, public_api_endpoint=True,
     needs_pod_cidr=False, pod_network="the VPC CNI gives pods VPC addresses",
+    gpu_limit_unit="gpus",
     default_weights_fetcher=True, weights_fetcher_hint="an image with the AWS CLI", bucket_service="S3",
     log_service="CloudWatch Logs",
 )

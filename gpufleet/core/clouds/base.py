@@ -8,7 +8,7 @@ more module here (plus its catalog data and its components), not edits across th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 
 def tag_string(tags: Mapping[str, str]) -> str:
@@ -46,6 +46,8 @@ class Cloud:
     log_service: str
     # The Kubernetes API server may have an allow-listed public endpoint.
     public_api_endpoint: bool
+    # What the GPU node autoscaler's limit counts (Karpenter: GPUs; ACK node pools: nodes).
+    gpu_limit_unit: str
 
     def registry_host(self, stack: str, region: str) -> str | None:
         """The stack's own image registry host when the stack name decides it (None: known after deploy)."""
@@ -60,6 +62,10 @@ class Cloud:
 
     def load_balancer_annotations(self, stack: str, tags: Mapping[str, str], *, public: bool) -> dict[str, str]:
         """Service annotations for the L4 load balancer in front of the gateway."""
+        raise NotImplementedError
+
+    def stockout_alert(self, labels: Mapping[str, str], runbook: str) -> dict[str, Any]:
+        """The Prometheus alert rule for the node autoscaler's own "no capacity" signal."""
         raise NotImplementedError
 
     def check_service_cidr_prefix(self, prefixlen: int) -> str | None:
