@@ -134,3 +134,22 @@ def test_the_pulumi_entry_runs_the_program_through_the_entry_point():
     result = preview_stack("prod-us-east-1", program=lambda: runpy.run_path(str(ROOT / "infra" / "__main__.py"),
                                                                           run_name="__main__"), root=ROOT)
     assert result.ok and any(r.type == "gpufleet:aws:GpuCluster" for r in result.resources)
+
+
+# make_tokenizer.py runs inside the peer tools' own virtualenvs, where gpufleet is not installed.
+SYS_PATH_ALLOWED = {"tests/conftest.py", "bench/peers/make_tokenizer.py"}
+
+
+def _edits_sys_path(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+        if isinstance(target, ast.Attribute) and target.attr == "path" and getattr(target.value, "id", "") == "sys":
+            return True
+    return False
+
+
+def test_nothing_edits_sys_path_outside_the_tests_conftest():
+    assert _edits_sys_path("import sys\nsys.path.insert(0, 'x')\n") and not _edits_sys_path("print(1)\n")
+    edits = sorted(str(p.relative_to(ROOT)) for folder in ("gpufleet", "infra", "policy", "loadtests", "tests", "bench")
+                   for p in (ROOT / folder).rglob("*.py") if _edits_sys_path(p.read_text(encoding="utf-8")))
+    assert set(edits) <= SYS_PATH_ALLOWED, edits
