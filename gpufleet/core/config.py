@@ -30,6 +30,7 @@ from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
 from gpufleet.core.project import config_defaults, find_project
 from gpufleet.core import secrets as secret_values
+from gpufleet.core.observability_config import ObservabilityConfig
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -116,6 +117,8 @@ class StackConfig(_Model):
     # Public endpoint and weights: between this stack's releases, and of this stack in its
     # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
     traffic: TrafficConfig | None = None
+    # The metrics pipeline: retention, storage, scrape interval, optional in-region remote write.
+    observability: ObservabilityConfig = ObservabilityConfig()
     # Config keys Pulumi holds as secrets (a nested `secure:` makes its whole key secret).
     _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -429,6 +432,8 @@ def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, 
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})
+        from gpufleet.core.observability_sizing import check_observability
+        check_observability(cfg, catalog)
         return cfg
     except ConfigError as exc:
         raise StackConfigError(stack, exc.key, _secret_safe(exc, raw, secret_keys, hidden)) from None

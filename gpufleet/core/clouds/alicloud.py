@@ -50,7 +50,7 @@ ALICLOUD = Alicloud(
     # the free Alibaba Cloud DNS edition allows no TTL below 600 s
     dns_service="alidns", dns_ttl_seconds=600, nat_per_zone=False, public_api_endpoint=False,
     needs_pod_cidr=True, pod_network="ACK Flannel pod network",
-    gpu_limit_unit="nodes",
+    gpu_limit_unit="nodes", metrics_remote_write="arms", remote_write_sigv4=False, needs_metrics_server=False,
     default_weights_fetcher=False, weights_fetcher_hint="an image with ossutil 2.x in the stack's ACR, pinned by digest",
     bucket_service="OSS", log_service="SLS",
 )

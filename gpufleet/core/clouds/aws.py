@@ -54,7 +54,7 @@ AWS = Aws(
     bucket_scheme="s3://", bucket_region_env="AWS_REGION", billing_currency="USD",
     dns_service="route53", dns_ttl_seconds=60, nat_per_zone=True, public_api_endpoint=True,
     needs_pod_cidr=False, pod_network="the VPC CNI gives pods VPC addresses",
-    gpu_limit_unit="gpus",
+    gpu_limit_unit="gpus", metrics_remote_write="amp", remote_write_sigv4=True, needs_metrics_server=True,
     default_weights_fetcher=True, weights_fetcher_hint="an image with the AWS CLI", bucket_service="S3",
     log_service="CloudWatch Logs",
 )

@@ -48,6 +48,11 @@ class Cloud:
     public_api_endpoint: bool
     # What the GPU node autoscaler's limit counts (Karpenter: GPUs; ACK node pools: nodes).
     gpu_limit_unit: str
+    # Metrics: the managed Prometheus that takes remote write (and whether writes are SigV4-signed),
+    # and whether the cluster lacks a metrics-server of its own.
+    metrics_remote_write: str
+    remote_write_sigv4: bool
+    needs_metrics_server: bool
 
     def registry_host(self, stack: str, region: str) -> str | None:
         """The stack's own image registry host when the stack name decides it (None: known after deploy)."""
