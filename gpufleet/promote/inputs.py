@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gpufleet.core import clouds
 from gpufleet.core.promotion_config import PromotionConfig, parse_promotion
 from gpufleet.core.slo import SloSpec
 from gpufleet.core.errors import ConfigError, StackConfigError
@@ -94,7 +95,7 @@ def _from_stack_file(stack: str, root: Path | None) -> PromotionInputs:
         where = "".join(f".{p}" for p in err["loc"])
         raise InputsError(f"stack '{stack}': {PROJECT}:promotion{where}: {err['msg']}; got {err['input']!r}") from None
     cloud, jurisdiction = raw.get(f"{PROJECT}:cloud"), raw.get(f"{PROJECT}:jurisdiction")
-    if cloud not in ("aws", "alicloud") or jurisdiction not in ("cn", "global"):
+    if cloud not in clouds.NAMES or jurisdiction not in ("cn", "global"):
         raise InputsError(f"stack '{stack}': gpufleet:cloud/jurisdiction are not valid "
                           f"(got {cloud!r}/{jurisdiction!r}); run `gpufleet preview --stack {stack}`")
     return _inputs(stack, cloud, jurisdiction, traffic, slo, releases, promotion)
