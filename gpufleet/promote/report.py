@@ -55,7 +55,7 @@ def markers(events: Sequence[Mapping[str, Any]], t0: float, merge_within_s: floa
             rules.append(Rule(x, "rollback", color=FAILED))
     merged: list[Rule] = []
     for rule in rules:
-        if merged and rule.value - merged[-1].value <= merge_within_s:
+        if merged and rule.value - merged[-1].value < merge_within_s:
             last = merged[-1]
             color = rule.color if rule.color in (FAILED, BOUND) else last.color
             merged[-1] = Rule(last.value, f"{last.label}, {rule.label}", color=color)
