@@ -36,10 +36,11 @@ from gpufleet.commands._errors import CannotRun  # noqa: E402  (shared by the co
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "promote",
-        help="shift traffic to a release in gated steps (load-test gate, rollback on any doubt)",
-        description="For each step, check that the candidate release is fully rolled out, run the stack's "
-                    "SLO load test against it, and only on 'pass' apply the new weights with Pulumi; "
-                    "on fail, invalid, a Pulumi error, a timeout or Ctrl-C restore the last good weights.",
+        help="shift traffic to a release step by step, each shift judged on live traffic (rollback on any doubt)",
+        description="Check that the candidate release is fully rolled out and passes the stack's SLO load test, "
+                    "then apply each step's weights with Pulumi and analyse the candidate's live traffic in the "
+                    "stack's Prometheus against the SLO and the baseline (gpufleet:promotion); on fail, invalid, "
+                    "inconclusive, a Pulumi error, a timeout or Ctrl-C restore the last good weights.",
     )
     p.add_argument("--stack", required=True, metavar="NAME", help="stack to promote on")
     p.add_argument("--to", required=True, dest="candidate", metavar="RELEASE", help="release that gets the traffic")
@@ -48,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="run every check and print the plan and verdicts, apply nothing")
     p.add_argument("--local", action="store_true",
-                   help="with --dry-run: gate against the local vLLM simulator instead of the cluster")
+                   help="with --dry-run: rehearse on this machine (simulators behind HAProxy, Locust users, a real "
+                        "Prometheus) instead of the cluster")
     p.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE",
                    help="with --local: a candidate simulator option, e.g. itl_ms=5 or error_rate=0.2 (repeatable)")
     p.add_argument("--baseline-sim", action="append", default=[], metavar="KEY=VALUE",
