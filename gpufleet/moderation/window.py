@@ -1,0 +1,60 @@
+"""When a streamed output is screened, and what may be released: pure logic, no I/O.
+
+Text arrives in small deltas and is *held*. A window is screened when the held
+text ends a sentence and holds at least `min_chars`, or reaches `max_chars`
+(`first_chars` for a response's first window, so TTFT stays short), and once
+more at the end. The text screened is the held text plus the last `overlap`
+characters already released, so a phrase split across two windows is still
+seen whole. Only screened text is ever released: the user never receives text
+past the last screened window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SENTENCE_ENDS = frozenset("。！？；…!?;.\n")
+
+
+@dataclass
+class OutputWindow:
+    min_chars: int
+    first_chars: int
+    max_chars: int
+    overlap: int
+    held: str = ""
+    released_tail: str = ""
+    released_chars: int = 0
+    windows: int = 0
+
+    def add(self, delta: str) -> None:
+        self.held += delta
+
+    def due(self) -> bool:
+        """True when the held text should be screened now (more text may still come)."""
+        size = len(self.held)
+        if size == 0:
+            return False
+        limit = self.first_chars if self.windows == 0 else self.max_chars
+        if size >= limit:
+            return True
+        return size >= self.min_chars and self.held.rstrip(" \t\"'”’)）")[-1:] in SENTENCE_ENDS
+
+    def text_to_screen(self) -> str:
+        return self.released_tail + self.held
+
+    def release(self) -> str:
+        """The held text passed: it may go to the user; remember its tail for the next window's overlap."""
+        text, self.held = self.held, ""
+        self.windows += 1
+        self.released_chars += len(text)
+        self.released_tail = (self.released_tail + text)[-self.overlap:] if self.overlap else ""
+        return text
+
+
+def segments(text: str, size: int, overlap: int) -> list[str]:
+    """Pieces of at most `size` characters overlapping by `overlap` (a provider's per-call limit)."""
+    if len(text) <= size:
+        return [text]
+    step = max(1, size - overlap)
+    return [text[i:i + size] for i in range(0, max(1, len(text) - overlap), step)]
