@@ -37,6 +37,7 @@ class GreenStandin:
         self.blocked = dict(blocked)
         self.status = 200
         self.delay_ms = 0.0
+        self.fail_only: str | None = None  # a Service name: fail only that one (e.g. outputs)
         self.calls: list[dict[str, Any]] = []
         self.app = web.Application()
         self.app.add_routes([web.post("/", self.moderate), web.get("/standin/calls", self.get_calls),
@@ -54,7 +55,9 @@ class GreenStandin:
             self.blocked = dict(body["blocked"])
         self.status = int(body.get("status", self.status))
         self.delay_ms = float(body.get("delayMs", self.delay_ms))
-        return web.json_response({"blocked": self.blocked, "status": self.status, "delayMs": self.delay_ms})
+        self.fail_only = body.get("failOnly", self.fail_only)
+        return web.json_response({"blocked": self.blocked, "status": self.status, "delayMs": self.delay_ms,
+                                  "failOnly": self.fail_only})
 
     async def moderate(self, request: web.Request) -> web.Response:
         params: dict[str, str] = dict(request.query)
@@ -69,7 +72,7 @@ class GreenStandin:
         request_id = str(uuid.uuid4()).upper()
         if self.delay_ms:
             await asyncio.sleep(self.delay_ms / 1000)
-        if self.status != 200:
+        if self.status != 200 and self.fail_only in (None, params.get("Service")):
             return _error(self.status, "ServiceUnavailable", "stand-in told to fail", request_id)
         problem = _check(params)
         if problem:
