@@ -25,6 +25,7 @@ from gpufleet.core import naming, netplan
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.moderation_stage import check_moderation
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -380,6 +381,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})
+        check_moderation(cfg)
         return cfg
     except ConfigError as exc:
         raise StackConfigError(stack, exc.key, exc.message) from None

@@ -26,10 +26,9 @@ from alibabacloud_tea_openapi import utils_models as openapi_models
 from darabonba.runtime import RuntimeOptions
 
 from gpufleet.moderation.providers import Direction, ModerationError, Verdict
+from gpufleet.moderation.settings import DEFAULT_BLOCK_LEVELS, RISK_LEVELS
 
 SERVICES: dict[str, str] = {"prompt": "llm_query_moderation", "output": "llm_response_moderation"}
-DEFAULT_BLOCK_LEVELS = ("high", "medium")
-RISK_LEVELS = ("high", "medium", "low", "none")
 _REGION = re.compile(r"^green-cip(?:-vpc)?\.([a-z]+-[a-z0-9-]+)\.aliyuncs\.com$")
 
 

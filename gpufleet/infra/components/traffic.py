@@ -31,7 +31,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from gpufleet.core.config import StackConfig
 from gpufleet.core.manifests import PORT, mirror_reference
 from gpufleet.core.scheduling import release_namespace
 from gpufleet.core.traffic_config import TrafficConfig
+from gpufleet.infra.components.moderation import moderation_route_backend
 
 # ---------------------------------------------------------------- fixed names
 
@@ -112,7 +113,7 @@ def _backend_ref(backend: Backend, weight: int) -> dict[str, Any]:
     }
 
 
-def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
+def httproute_spec(weights: Mapping[str, int], route_backend: Callable[[str], Backend] = backend_for) -> dict[str, Any]:
     """Default rule split by `weights`; one header rule and one path rule per release.
 
     Gateway API precedence: a rule with a header match beats the plain `/` rule,
@@ -124,7 +125,7 @@ def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
     timeouts = {"request": REQUEST_TIMEOUT}
     rules: list[dict[str, Any]] = []
     for release in releases:
-        backend = backend_for(release)
+        backend = route_backend(release)
         rules.append({
             "matches": [{"headers": [{"type": "Exact", "name": RELEASE_HEADER, "value": release}]}],
             "backendRefs": [_backend_ref(backend, 1)],
@@ -141,7 +142,7 @@ def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
         })
     rules.append({
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "backendRefs": [_backend_ref(backend_for(r), weights[r]) for r in releases],
+        "backendRefs": [_backend_ref(route_backend(r), weights[r]) for r in releases],
         "timeouts": timeouts,
     })
     return {
@@ -155,9 +156,9 @@ def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def reference_grant_spec(release: str) -> dict[str, Any]:
+def reference_grant_spec(release: str, route_backend: Callable[[str], Backend] = backend_for) -> dict[str, Any]:
     """Lets the HTTPRoute in the gateway namespace use this release's Service, and nothing else."""
-    backend = backend_for(release)
+    backend = route_backend(release)
     return {
         "from": [{"group": GATEWAY_API, "kind": "HTTPRoute", "namespace": GATEWAY_NAMESPACE}],
         "to": [{"group": "", "kind": "Service", "name": backend.service}],
@@ -508,6 +509,8 @@ class TrafficRouterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # False: the load balancer is reachable only inside the VPC (see endpoint_is_public).
     public: bool = True
+    # Which Service the route sends a release's traffic to (the moderation proxy's, when the stage runs).
+    route_backend: Callable[[str], Backend] = backend_for
 
 
 def _unknown_output() -> pulumi.Output[str]:
@@ -550,7 +553,7 @@ class TrafficRouter(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrafficRouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args.provider, k8s.Provider):
             raise TypeError("an explicit pulumi_kubernetes.Provider is required (no ambient kubeconfig)")
-        spec = httproute_spec(args.release_weights)  # fails before anything is registered
+        spec = httproute_spec(args.release_weights, args.route_backend)  # fails before anything is registered
         super().__init__("gpufleet:k8s:TrafficRouter", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {"app.kubernetes.io/part-of": "gpufleet", "gpufleet.io/stack": args.stack}
@@ -637,7 +640,7 @@ class TrafficRouter(pulumi.ComponentResource):
                 kind="ReferenceGrant",
                 metadata={"name": f"{ROUTE_NAME}-from-{GATEWAY_NAMESPACE}",
                           "namespace": backend_for(release).namespace, "labels": labels},
-                spec=reference_grant_spec(release),
+                spec=reference_grant_spec(release, args.route_backend),
                 opts=after_crds,
             )
             for release in sorted(args.release_weights)
@@ -750,6 +753,7 @@ def router_args(cfg: StackConfig, cluster: ClusterResult, traffic: TrafficConfig
         registry_url=cluster.registry_url,
         tags=cfg.tags,
         public=endpoint_is_public(cfg),
+        route_backend=moderation_route_backend(cfg),
     )
 
 
