@@ -77,7 +77,9 @@ def _proxy_findings(deployment: Resource) -> list[Violation]:
 
 def cn_moderation_in_request_path(resources: Sequence[Resource], ctx: PolicyContext) -> list[Violation]:
     """Every public cn route sends its traffic through a running moderation proxy that screens both ways."""
-    if ctx.jurisdiction != "cn" or ctx.stack.compliance_error or not ctx.stack.compliance.public_endpoint:
+    c = ctx.stack.compliance
+    # Without a declaration cn-content-moderation already fails the stack; this rule checks the wiring.
+    if ctx.jurisdiction != "cn" or ctx.stack.compliance_error or not c.public_endpoint or c.moderation is None:
         return []
     proxies = _proxy_services(resources)
     deployments = _proxy_deployments(resources)
