@@ -83,7 +83,7 @@ def proxy_settings(cfg: StackConfig, m: Moderation, release: str) -> ProxySettin
         service_name=c.genai_filing_id or f"gpufleet-{cfg.stack}",
         check_prompts=m.check_prompts, check_outputs=m.check_outputs, timeout_ms=m.timeout_ms,
         window_chars=m.window_chars, first_window_chars=m.first_window_chars,
-        min_window_chars=min(16, m.first_window_chars), block_levels=tuple(m.block_risk_levels),
+        block_levels=tuple(m.block_risk_levels),
         fail_open=m.fail_open, log_raw_text=m.log_raw_text,
         explicit_notice=m.explicit_label,
     ).validate()

@@ -81,13 +81,15 @@ class StreamRelay:
             return False
         self.template = chunk
         text = openai.delta_text(self.endpoint, chunk)
-        if not self.labelled:
+        if not self.labelled:  # the first chunk carries the implicit label; the others go out byte for byte
             chunk["aigc"] = self.label.metadata()
             self.labelled = True
+            self.held.append(openai.sse(chunk))
+        else:
+            self.held.append(raw if raw.endswith(b"\n\n") else raw.rstrip(b"\n") + b"\n\n")
         if text and self.held_since is None:
             self.held_since = time.perf_counter()
         self.window.add(text)
-        self.held.append(openai.sse(chunk))
         if not self.window.held:
             self.held_since = None
         return False

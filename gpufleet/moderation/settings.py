@@ -30,8 +30,8 @@ class ProxySettings:
     check_outputs: bool = True
     timeout_ms: int = 1500
     window_chars: int = 200
-    first_window_chars: int = 24
-    min_window_chars: int = 16
+    first_window_chars: int = 8
+    min_window_chars: int = 32
     overlap_chars: int = 32
     max_check_chars: int = 2000
     block_levels: tuple[str, ...] = DEFAULT_BLOCK_LEVELS
@@ -47,9 +47,10 @@ class ProxySettings:
             raise ValueError(f"provider {self.provider!r} needs an endpoint")
         if not 50 <= self.timeout_ms <= 30000:
             raise ValueError(f"timeout_ms must be between 50 and 30000; got {self.timeout_ms}")
-        if not 1 <= self.min_window_chars <= self.first_window_chars <= self.window_chars <= self.max_check_chars:
-            raise ValueError("need 1 <= min_window_chars <= first_window_chars <= window_chars <= max_check_chars; got "
-                             f"{self.min_window_chars}, {self.first_window_chars}, {self.window_chars}, "
+        if not (1 <= self.first_window_chars <= self.window_chars and 1 <= self.min_window_chars <= self.window_chars
+                and self.window_chars <= self.max_check_chars):
+            raise ValueError("need 1 <= first_window_chars, min_window_chars <= window_chars <= max_check_chars; got "
+                             f"{self.first_window_chars}, {self.min_window_chars}, {self.window_chars}, "
                              f"{self.max_check_chars}")
         if not 0 <= self.overlap_chars < self.window_chars:
             raise ValueError(f"overlap_chars must be >= 0 and below window_chars; got {self.overlap_chars}")

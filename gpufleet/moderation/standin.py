@@ -5,6 +5,7 @@ ACS3-HMAC-SHA256 (`x-acs-action`, `x-acs-version`, `Authorization`) or with v1
 query parameters, and the form fields `Service`, `ServiceParameters`) and answers the documented response body
 (`Code`, `Message`, `RequestId`, `Data.RiskLevel`, `Data.Result[].Label/RiskWords`).
 A text containing a configured word is `high` risk with that word's label.
+`POST /custom` answers the `custom` provider's contract with the same words.
 `POST /standin/config` changes the words, forces an HTTP status (an outage) or
 adds a delay; `GET /standin/calls` lists what was screened. Loopback only.
 
@@ -41,7 +42,8 @@ class GreenStandin:
         self.calls: list[dict[str, Any]] = []
         self.app = web.Application()
         self.app.add_routes([web.post("/", self.moderate), web.get("/standin/calls", self.get_calls),
-                             web.post("/standin/config", self.configure), web.get("/health", self.health)])
+                             web.post("/standin/config", self.configure), web.get("/health", self.health),
+                             web.post("/custom", self.custom)])
 
     async def health(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -58,6 +60,18 @@ class GreenStandin:
         self.fail_only = body.get("failOnly", self.fail_only)
         return web.json_response({"blocked": self.blocked, "status": self.status, "delayMs": self.delay_ms,
                                   "failOnly": self.fail_only})
+
+    async def custom(self, request: web.Request) -> web.Response:
+        """The `custom` provider's contract (providers.CustomProvider), with the same words and faults."""
+        if self.delay_ms:
+            await asyncio.sleep(self.delay_ms / 1000)
+        if self.status != 200:
+            return web.json_response({"error": "stand-in told to fail"}, status=self.status)
+        body = await request.json()
+        text = str(body.get("text", ""))
+        hits = [label for word, label in self.blocked.items() if word in text]
+        self.calls.append({"service": f"custom:{body.get('direction')}", "content": text, "blocked": bool(hits)})
+        return web.json_response({"blocked": bool(hits), "categories": hits, "riskLevel": "high" if hits else "none"})
 
     async def moderate(self, request: web.Request) -> web.Response:
         params: dict[str, str] = dict(request.query)

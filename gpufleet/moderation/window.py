@@ -1,9 +1,9 @@
 """When a streamed output is screened, and what may be released: pure logic, no I/O.
 
 Text arrives in small deltas and is *held*. A window is screened when the held
-text ends a sentence and holds at least `min_chars`, or reaches `max_chars`
-(`first_chars` for a response's first window, so TTFT stays short), and once
-more at the end. The text screened is the held text plus the last `overlap`
+text ends a sentence and holds at least `min_chars`, or reaches `max_chars`; a
+response's first window is screened already at `first_chars` (so TTFT stays
+short); and once more at the end. The text screened is the held text plus the last `overlap`
 characters already released, so a phrase split across two windows is still
 seen whole. Only screened text is ever released: the user never receives text
 past the last screened window.
@@ -35,10 +35,11 @@ class OutputWindow:
         size = len(self.held)
         if size == 0:
             return False
-        limit = self.first_chars if self.windows == 0 else self.max_chars
-        if size >= limit:
+        first = self.windows == 0
+        if size >= (self.first_chars if first else self.max_chars):
             return True
-        return size >= self.min_chars and self.held.rstrip(" \t\"'”’)）")[-1:] in SENTENCE_ENDS
+        least = min(self.min_chars, self.first_chars) if first else self.min_chars
+        return size >= least and self.held.rstrip(" \t\"'”’)）")[-1:] in SENTENCE_ENDS
 
     def text_to_screen(self) -> str:
         return self.released_tail + self.held
