@@ -42,6 +42,16 @@ def test_first_window_is_short_then_sentences_or_max_chars():
     assert w.due()
 
 
+def test_text_held_too_long_is_screened_whatever_its_size():
+    w = window(max_hold_s=0.4, first_chars=100, min_chars=100)
+    w.add("慢", now=10.0)
+    w.add("慢", now=10.3)
+    assert not w.due(now=10.39)
+    assert w.due(now=10.4)
+    w.release()
+    assert w.held_at is None and not w.due(now=99.0)
+
+
 def test_chinese_sentence_ends_count():
     w = window(first_chars=100)
     w.add("今天天气很好，我们去公园。")

@@ -54,6 +54,8 @@ class Moderation(_Model):
     timeout_ms: int = Field(default=1500, ge=50, le=30000)
     window_chars: int = Field(default=200, ge=20, le=2000)
     first_window_chars: int = Field(default=8, ge=1, le=2000)
+    # Output held this long is screened whatever its size (bounds the stall a window adds to ITL).
+    max_hold_ms: int = Field(default=400, ge=20, le=10000)
     block_risk_levels: tuple[Literal["high", "medium", "low"], ...] = ("high", "medium")
     # Let requests through when moderation fails: never for prod stacks (checked with the environment).
     fail_open: bool = False

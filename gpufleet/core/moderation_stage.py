@@ -82,7 +82,7 @@ def proxy_settings(cfg: StackConfig, m: Moderation, release: str) -> ProxySettin
         metrics_port=METRICS_PORT, stack=cfg.stack,
         service_name=c.genai_filing_id or f"gpufleet-{cfg.stack}",
         check_prompts=m.check_prompts, check_outputs=m.check_outputs, timeout_ms=m.timeout_ms,
-        window_chars=m.window_chars, first_window_chars=m.first_window_chars,
+        window_chars=m.window_chars, first_window_chars=m.first_window_chars, max_hold_ms=m.max_hold_ms,
         block_levels=tuple(m.block_risk_levels),
         fail_open=m.fail_open, log_raw_text=m.log_raw_text,
         explicit_notice=m.explicit_label,

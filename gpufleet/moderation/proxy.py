@@ -157,7 +157,8 @@ class ModerationProxy:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache", **headers})
         await resp.prepare(request)
-        window = OutputWindow(s.min_window_chars, s.first_window_chars, s.window_chars, s.overlap_chars)
+        window = OutputWindow(s.min_window_chars, s.first_window_chars, s.window_chars, s.overlap_chars,
+                              s.max_hold_ms / 1000)
         relay = StreamRelay(endpoint, self.screener, ctx, window, label, self.metrics, check_outputs=s.check_outputs)
         try:
             outcome = await relay.run(upstream, resp)

@@ -33,6 +33,7 @@ class ProxySettings:
     first_window_chars: int = 8
     min_window_chars: int = 32
     overlap_chars: int = 32
+    max_hold_ms: int = 400
     max_check_chars: int = 2000
     block_levels: tuple[str, ...] = DEFAULT_BLOCK_LEVELS
     fail_open: bool = False
@@ -52,6 +53,8 @@ class ProxySettings:
             raise ValueError("need 1 <= first_window_chars, min_window_chars <= window_chars <= max_check_chars; got "
                              f"{self.first_window_chars}, {self.min_window_chars}, {self.window_chars}, "
                              f"{self.max_check_chars}")
+        if not 20 <= self.max_hold_ms <= 10000:
+            raise ValueError(f"max_hold_ms must be between 20 and 10000; got {self.max_hold_ms}")
         if not 0 <= self.overlap_chars < self.window_chars:
             raise ValueError(f"overlap_chars must be >= 0 and below window_chars; got {self.overlap_chars}")
         unknown = sorted(set(self.block_levels) - set(RISK_LEVELS))
