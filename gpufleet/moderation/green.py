@@ -14,8 +14,10 @@ ALIBABA_CLOUD_OIDC_TOKEN_FILE); nothing in gpufleet's config can carry a key.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -29,6 +31,7 @@ from gpufleet.moderation.providers import Direction, ModerationError, Verdict
 from gpufleet.moderation.settings import DEFAULT_BLOCK_LEVELS, RISK_LEVELS
 
 SERVICES: dict[str, str] = {"prompt": "llm_query_moderation", "output": "llm_response_moderation"}
+WORKERS = 64  # concurrent checks in flight per proxy process
 _REGION = re.compile(r"^green-cip(?:-vpc)?\.([a-z]+-[a-z0-9-]+)\.aliyuncs\.com$")
 
 
@@ -76,14 +79,19 @@ class GreenProvider:
                  block_levels: Iterable[str] = DEFAULT_BLOCK_LEVELS, credential: object | None = None) -> None:
         self.block_levels = tuple(block_levels)
         self.client = GreenClient(client_config(endpoint, timeout_ms, credential))
-        self.runtime = RuntimeOptions(read_timeout=timeout_ms, connect_timeout=timeout_ms, autoretry=False)
+        self.runtime = RuntimeOptions(read_timeout=timeout_ms, connect_timeout=timeout_ms, autoretry=False,
+                                      max_idle_conns=WORKERS)
+        self.executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="green")
 
     async def screen(self, text: str, direction: Direction, *, request_id: str) -> Verdict:
         params = {"content": text, "sessionId": request_id}
         request = green_models.TextModerationPlusRequest(
             service=SERVICES[direction], service_parameters=json.dumps(params, ensure_ascii=False))
-        response = await self.client.text_moderation_plus_with_options_async(request, self.runtime)
+        # The SDK's blocking call keeps a pooled keep-alive session (one TLS handshake per connection);
+        # its async call opens a new session, TLS context and connection for every request.
+        response = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self.client.text_moderation_plus_with_options, request, self.runtime)
         return verdict_of(response.body, self.block_levels)
 
     async def close(self) -> None:
-        return None
+        self.executor.shutdown(wait=False, cancel_futures=True)
