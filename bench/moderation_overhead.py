@@ -36,7 +36,7 @@ async def one(session: aiohttp.ClientSession, url: str, model: str, max_tokens: 
     times = []
     async with session.post(url + "/v1/chat/completions", json=body, headers={"x-request-id": uuid.uuid4().hex}) as r:
         if r.status != 200:
-            return None
+            return {"status": r.status}
         async for line in r.content:
             if not line.startswith(b"data: {"):
                 continue
@@ -52,6 +52,7 @@ async def one(session: aiohttp.ClientSession, url: str, model: str, max_tokens: 
 
 async def phase(url: str, model: str, users: int, duration: float, max_tokens: int) -> list[dict]:
     records: list[dict] = []
+    statuses: list[int] = []
     failed = 0
     deadline = time.perf_counter() + duration
 
@@ -59,15 +60,16 @@ async def phase(url: str, model: str, users: int, duration: float, max_tokens: i
         nonlocal failed
         while time.perf_counter() < deadline:
             rec = await one(session, url, model, max_tokens)
-            if rec is None:
+            if rec is None or "status" in rec:
                 failed += 1
+                statuses.append(rec["status"] if rec else 0)
             else:
                 records.append(rec)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         await asyncio.gather(*(worker(session) for _ in range(users)))
-    if failed:
-        raise SystemExit(f"{failed} requests failed in the {url} phase")
+    if failed:  # a refused request (e.g. a check past its timeout) is reported, never averaged in
+        print(f"{failed} of {failed + len(records)} requests failed at {url}: HTTP {sorted(set(statuses))}")
     return records
 
 

@@ -31,7 +31,7 @@ from gpufleet.moderation.providers import Direction, ModerationError, Verdict
 from gpufleet.moderation.settings import DEFAULT_BLOCK_LEVELS, RISK_LEVELS
 
 SERVICES: dict[str, str] = {"prompt": "llm_query_moderation", "output": "llm_response_moderation"}
-WORKERS = 64  # concurrent checks in flight per proxy process
+WORKERS = 16  # checks in flight per proxy process (threads: more only fight the event loop for the GIL)
 _REGION = re.compile(r"^green-cip(?:-vpc)?\.([a-z]+-[a-z0-9-]+)\.aliyuncs\.com$")
 
 
