@@ -193,3 +193,20 @@ def test_fail_open_is_counted_and_logged_when_configured():
         assert status == 200 and content(events(body)) == "The sky is blue"
         decisions = [json.loads(line)["decision"] for line in proxy.stdout_lines()]
     assert decisions and set(decisions) == {"fail_open"}
+
+
+def test_local_gate_of_a_cn_stack_goes_through_its_stage_and_a_global_one_does_not():
+    from gpufleet.moderation.local_stage import stage_in_front
+
+    with LocalServer(itl_ms=2, ttft_ms=5, jitter=0, output_text=ANSWER) as sim:
+        with stage_in_front("prod-us-east-1", sim.url) as url:
+            assert url == sim.url
+        with stage_in_front("prod-cn-hangzhou", sim.url) as url:
+            assert url != sim.url
+            status, headers, body = call(url + "/v1/chat/completions", {
+                "model": sim.model, "stream": True, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]})
+            refused = call(url + "/v1/chat/completions", {
+                "model": sim.model, "messages": [{"role": "user", "content": "a forbidden-phrase here"}]})[0]
+    assert status == 200 and json.loads(headers["x-aigc"])["ContentProducer"] == "Zhejiang-Assistant-202501010001"
+    assert events(body)[0]["aigc"]["notice"] == "本内容由人工智能生成"
+    assert refused == 400
