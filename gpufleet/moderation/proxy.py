@@ -165,6 +165,8 @@ class ModerationProxy:
         except aiohttp.ClientPayloadError:
             self.metrics.upstream_errors.inc()
             outcome = "upstream_cut"
+        except ConnectionError:  # the client left; leaving the block closes the upstream request too
+            outcome = "client_disconnect"
         self.metrics.requests.labels(endpoint, "output_" + outcome if outcome != "ok" else "ok").inc()
         return resp
 
