@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from gpufleet.core import iam_documents as docs
 from gpufleet.core import moderation_stage as stage
 from gpufleet.core.config import StackConfig
+from gpufleet.core.traffic_names import backend_for
 from gpufleet.infra.components.base import AlicloudExtras, ClusterResult
 from gpufleet.infra.components.model_server import register_objects
 
@@ -102,8 +103,6 @@ class ModerationStage(pulumi.ComponentResource):
 def moderation_route_backend(cfg: StackConfig) -> Callable[[str], Any]:
     """Maps a release to the Service its route traffic goes to: the release's moderation proxy when the
     stage runs (same namespace and port as vLLM), else vLLM itself. The one hook in the traffic layer."""
-    from gpufleet.infra.components.traffic import backend_for
-
     if not stage.stage_enabled(cfg):
         return backend_for
     return lambda release: replace(backend_for(release), service=stage.service_name(release))
