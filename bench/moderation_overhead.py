@@ -22,8 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import percentile, process_cpu  # noqa: E402
+from benchlib import percentile, process_cpu  # noqa: E402  (bench/ is the script's own directory)
 
 from gpufleet.moderation.launch import LocalProxy, LocalStandin  # noqa: E402
 from gpufleet.simserver.launch import LocalServer  # noqa: E402

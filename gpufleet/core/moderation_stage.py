@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from gpufleet.core import clouds
 from gpufleet.core.errors import ConfigError
 from gpufleet.core.manifests import PORT
 from gpufleet.core.naming import resource_name
 from gpufleet.core.release_config import parse_image
+from gpufleet.core.secrets import SECRET_PLACEHOLDER
 from gpufleet.core.scheduling import MODEL_NAMESPACE_PREFIX, POOL_LABEL, release_namespace
 from gpufleet.moderation.settings import ProxySettings, settings_to_argv
 
@@ -80,7 +82,9 @@ def proxy_settings(cfg: StackConfig, m: Moderation, release: str) -> ProxySettin
         upstream=f"http://vllm-{release}.{release_namespace(release)}.svc.cluster.local:{PORT}",
         provider=m.provider, endpoint=m.endpoint, host="0.0.0.0", port=PORT,  # noqa: S104 - pod IP
         metrics_port=METRICS_PORT, stack=cfg.stack,
-        service_name=c.genai_filing_id or f"gpufleet-{cfg.stack}",
+        # A filing id kept as a Pulumi secret is not known here and must not land in a pod spec.
+        service_name=c.genai_filing_id if c.genai_filing_id and c.genai_filing_id != SECRET_PLACEHOLDER
+        else f"gpufleet-{cfg.stack}",
         check_prompts=m.check_prompts, check_outputs=m.check_outputs, timeout_ms=m.timeout_ms,
         window_chars=m.window_chars, first_window_chars=m.first_window_chars, max_hold_ms=m.max_hold_ms,
         block_levels=tuple(m.block_risk_levels),
@@ -120,8 +124,8 @@ def render_moderation(cfg: StackConfig, release: str) -> list[dict[str, Any]]:
     m = cfg.compliance.moderation
     assert m is not None
     ns, name, lbls = release_namespace(release), service_name(release), labels(cfg, release)
-    sa_annotations = ({"pod-identity.alibabacloud.com/role-name": role_name(cfg.stack)}
-                      if cfg.cloud == "alicloud" and m.provider == "aliyun-green" else {})
+    green = m.provider == "aliyun-green"  # the only provider the stage holds a cloud role for
+    sa_annotations = clouds.get(cfg.cloud).role_annotations(role_name(cfg.stack)) if green else {}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
          "metadata": _meta(SERVICE_ACCOUNT, ns, lbls, annotations=sa_annotations)},
