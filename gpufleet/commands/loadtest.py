@@ -236,8 +236,10 @@ def execute(args: argparse.Namespace, console: Console) -> LoadTestReport:
         except (RuntimeError, TimeoutError) as exc:
             return judge_run(None, effective, target="local simulator", processes=args.processes,
                              harness_error=f"the local simulator did not start: {exc}")
-        try:
-            return run_gate(server.url, args.model or server.model, slo, on_progress=progress.update, **gate_args)
+        from gpufleet.moderation.local_stage import stage_in_front
+        try:  # a stack with a moderation stage is measured through it, as its clients reach it
+            with stage_in_front(args.stack, server.url) as url:
+                return run_gate(url, args.model or server.model, slo, on_progress=progress.update, **gate_args)
         finally:
             server.stop()
 

@@ -192,7 +192,9 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                 cleanup.enter_context(server)
             except (RuntimeError, TimeoutError) as exc:
                 raise CannotRun(f"the local simulator did not start: {exc}") from None
-            target = Target(server.url, server.model)
+            from gpufleet.moderation.local_stage import stage_in_front
+            # a stack with a moderation stage is gated through it
+            target = Target(cleanup.enter_context(stage_in_front(args.stack, server.url)), server.model)
             rollout: Any = SkippedRolloutCheck(LOCAL_SKIP_REASON)
             rollout_note = LOCAL_SKIP_REASON
             traffic_stack = None
