@@ -2,9 +2,14 @@
 
 Built on geventhttpclient (the library under Locust's FastHttpUser) and used
 directly, because FastHttpSession times a streamed request only to its
-headers. Each SSE line is timestamped as it is read, so TTFT and every
-inter-chunk gap are client-observed times. The client knows nothing about
-Locust: it returns a `RequestRecord` and the user class reports it.
+headers. geventhttpclient sends the request, parses the headers and keeps
+connections alive; the body of a stream is read here in large blocks, each
+read stamped once and handed whole to the SSE parser (every event of one
+read arrived at that read's time). Sockets carry no timeout (that would arm
+a timer per `recv`): one watchdog greenlet per process enforces each
+request's deadline and stall limit (`common.watchdog`). The client knows
+nothing about Locust: it returns a `RequestRecord` and the user class
+reports it.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from geventhttpclient.response import HTTPConnectionClosed
 
 from common.sse import Parsed, StreamParser, parse_body
 from common.timing import CLOCK, Clock
+from common.watchdog import WATCHDOG, Expired, RequestDeadline, Watchdog
 from common.workload import RequestPlan
 from gpufleet.loadtest.records import Outcome, RequestRecord
 
 MAX_ERROR_BODY = 64 * 1024
+BLOCK_SIZE = 64 * 1024  # one recv takes everything that has arrived
+DRAIN_S = 1.0  # after [DONE]: how long the chunked terminator may take before the connection is dropped
 
-
-class RequestDeadline(Exception):
-    """The whole-request time limit passed."""
+__all__ = ["LLMClient", "RequestDeadline", "build_record"]
 
 
 @dataclass(frozen=True)
@@ -84,13 +90,15 @@ class LLMClient:
 
     def __init__(self, base_url: str, *, concurrency: int = 1, connect_timeout: float = 10.0,
                  stall_timeout: float = 30.0, request_timeout: float = 120.0, api_key: str | None = None,
-                 clock: Clock = CLOCK) -> None:
+                 clock: Clock = CLOCK, watchdog: Watchdog = WATCHDOG) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"target URL must be http(s)://host[:port][/prefix], got {base_url!r}")
         self.prefix = parts.path.rstrip("/")
         self.request_timeout = request_timeout
+        self.stall_timeout = stall_timeout
         self.clock = clock
+        self.watchdog = watchdog
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -98,7 +106,8 @@ class LLMClient:
             f"{parts.scheme}://{parts.netloc}/",
             concurrency=concurrency,
             connection_timeout=connect_timeout,
-            network_timeout=stall_timeout,
+            network_timeout=None,  # the watchdog enforces limits; no timer per recv
+            block_size=BLOCK_SIZE,
             headers=headers,
         )
 
@@ -134,9 +143,10 @@ class LLMClient:
                           plan.input_tokens)
         progress = _Progress()
         end: float | None = None
+        ticket = self.watchdog.watch(self.request_timeout, self.stall_timeout)
+        progress.ticket = ticket
         try:
-            with gevent.Timeout(self.request_timeout, RequestDeadline()):
-                parsed, end = self._exchange(plan, body, headers, progress)
+            parsed, end = self._exchange(plan, body, headers, progress)
         except GreenletExit:
             if on_cancel is not None:
                 parsed = Parsed(Outcome.CANCELLED, progress.content_times, error="stopped by the load test")
@@ -150,6 +160,8 @@ class LLMClient:
             parsed = Parsed(kind, progress.content_times, error=f"{type(exc).__name__}: {exc}"[:200])
         except UnicodeDecodeError as exc:
             parsed = Parsed(Outcome.MALFORMED, progress.content_times, error=f"chunk is not UTF-8: {exc}"[:200])
+        finally:
+            self.watchdog.release(ticket)
         return build_record(meta, sent, progress.headers, end if end is not None else time.perf_counter(), parsed,
                             progress.status)
 
@@ -166,29 +178,44 @@ class LLMClient:
             if not plan.stream:
                 data = response.read()
                 return parse_body(plan.endpoint, response.status_code, data), time.perf_counter()
-            parser = StreamParser(plan.endpoint)
-            progress.content_times = parser.content_times
-            while True:
-                line = response.readline(b"\n")
-                now = time.perf_counter()
-                if not line:
-                    return parser.end(now), now
-                parser.feed_line(line.rstrip(b"\r\n").decode("utf-8"), now)
-                if parser.finished:
-                    if parser.done:
-                        _drain(response)
-                    return parser.end(now), now
+            return self._read_stream(response, StreamParser(plan.endpoint), progress)
         finally:
             response.release()
 
+    @staticmethod
+    def _read_stream(response, parser: StreamParser, progress: _Progress) -> tuple[Parsed, float]:
+        """The hot loop: large reads, one timestamp per read, events parsed in bulk."""
+        progress.content_times = parser.content_times
+        ticket = progress.ticket
+        body = response._body_buffer  # geventhttpclient's parser appends the de-chunked body here
+        if body:
+            parser.feed(bytes(body), progress.headers)
+            del body[:]
+        recv = response._sock.recv if response._sock is not None else None
+        perf = time.perf_counter
+        while not response.message_complete and not parser.finished:
+            data = recv(BLOCK_SIZE)
+            now = perf()
+            ticket.last = now
+            response.feed(data)  # b"" (peer closed) raises HTTPParseError for an incomplete message
+            if body:
+                parser.feed(bytes(body), now)
+                del body[:]
+        now = perf()
+        if parser.done and not response.message_complete:
+            _drain(response)
+        if parser.done_at is not None:
+            now = parser.done_at
+        return parser.end(now), now
+
 
 def _drain(response) -> None:
-    """Read the rest of a finished stream (the chunked terminator) so the connection can be
-    reused; if it does not come promptly, releasing the response closes the connection."""
+    """Read the chunked terminator after [DONE] so the connection can be reused; if it does not
+    come promptly, releasing the incomplete response closes the connection instead."""
     try:
-        with gevent.Timeout(1.0, False):
-            while response.readline(b"\n"):
-                pass
+        with gevent.Timeout(DRAIN_S, False):
+            while not response.message_complete and response._sock is not None:
+                response.feed(response._sock.recv(BLOCK_SIZE))
     except Exception:
         pass
 
@@ -200,6 +227,7 @@ class _Progress:
         self.headers: float | None = None
         self.status: int | None = None
         self.content_times: list[float] = []
+        self.ticket = None
 
     def where(self) -> str:
         if self.headers is None:

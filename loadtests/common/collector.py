@@ -13,6 +13,7 @@ tests compare them with the requests the server saw).
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from typing import Any
 
@@ -186,4 +187,16 @@ class Aggregator:
             "failed": failed,
             "processes_done": len(self.done & self.expected),
             "processes": len(self.expected),
+            "ttft_p95_ms": self.live_ttft_p95(),
         }
+
+    def live_ttft_p95(self) -> float | None:
+        """Nearest-rank p95 TTFT of the successful requests so far (the measured window's once it began)."""
+        window_start = self.started_at + self.options.warmup_s
+        ttfts = [r.ttft_ms for r in self.records if r.ok and r.ttft_ms is not None]
+        measured = [r.ttft_ms for r in self.records
+                    if r.ok and r.ttft_ms is not None and r.scheduled_at >= window_start]
+        sample = sorted(measured or ttfts)
+        if not sample:
+            return None
+        return round(sample[math.ceil(0.95 * len(sample)) - 1], 3)
