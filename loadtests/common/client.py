@@ -27,6 +27,8 @@ from geventhttpclient import HTTPClient
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.response import HTTPConnectionClosed
 
+from common.reader import READER
+from common.reader import available as reader_available
 from common.sse import Parsed, StreamParser, parse_body
 from common.timing import CLOCK, Clock
 from common.watchdog import WATCHDOG, Expired, RequestDeadline, Watchdog
@@ -99,6 +101,7 @@ class LLMClient:
         self.stall_timeout = stall_timeout
         self.clock = clock
         self.watchdog = watchdog
+        self.reader = READER if parts.scheme == "http" and reader_available() else None
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -182,42 +185,44 @@ class LLMClient:
         finally:
             response.release()
 
-    @staticmethod
-    def _read_stream(response, parser: StreamParser, progress: _Progress) -> tuple[Parsed, float]:
-        """The hot loop: large reads, one timestamp per read, events parsed in bulk."""
+    def _read_stream(self, response, parser: StreamParser, progress: _Progress) -> tuple[Parsed, float]:
+        """Feed what came with the headers, then let the process's reader read the rest."""
         progress.content_times = parser.content_times
-        ticket = progress.ticket
         body = response._body_buffer  # geventhttpclient's parser appends the de-chunked body here
         if body:
             parser.feed(bytes(body), progress.headers)
             del body[:]
-        recv = response._sock.recv if response._sock is not None else None
-        perf = time.perf_counter
-        while not response.message_complete and not parser.finished:
-            data = recv(BLOCK_SIZE)
-            now = perf()
-            ticket.last = now
-            response.feed(data)  # b"" (peer closed) raises HTTPParseError for an incomplete message
-            if body:
-                parser.feed(bytes(body), now)
-                del body[:]
+        if not parser.finished and not response.message_complete:
+            try:
+                if self.reader is not None:
+                    self.reader.read(response, parser, progress.ticket, drain_s=DRAIN_S)
+                else:
+                    _read_here(response, parser, progress.ticket)
+            except Exception:
+                if not parser.done:
+                    raise
+                # [DONE] arrived; only the chunked terminator is missing: the connection is dropped
+        end = parser.done_at if parser.done_at is not None else time.perf_counter()
+        return parser.end(end), end
+
+
+def _read_here(response, parser: StreamParser, ticket) -> None:
+    """The same loop in the request's own greenlet (TLS, or no epoll)."""
+    body = response._body_buffer
+    recv = response._sock.recv
+    perf = time.perf_counter
+    while not response.message_complete:
+        data = recv(BLOCK_SIZE)
         now = perf()
-        if parser.done and not response.message_complete:
-            _drain(response)
-        if parser.done_at is not None:
-            now = parser.done_at
-        return parser.end(now), now
-
-
-def _drain(response) -> None:
-    """Read the chunked terminator after [DONE] so the connection can be reused; if it does not
-    come promptly, releasing the incomplete response closes the connection instead."""
-    try:
-        with gevent.Timeout(DRAIN_S, False):
-            while not response.message_complete and response._sock is not None:
-                response.feed(response._sock.recv(BLOCK_SIZE))
-    except Exception:
-        pass
+        ticket.last = now
+        response.feed(data)  # b"" (peer closed) raises HTTPParseError for an incomplete message
+        if body:
+            parser.feed(bytes(body), now)
+            del body[:]
+        if parser.finished:
+            if not parser.done:
+                return
+            ticket.stall_s = min(ticket.stall_s, DRAIN_S)
 
 
 class _Progress:

@@ -205,10 +205,23 @@ class StreamParser:
             self.done_at = at
             return
         try:
-            obj = json.loads(data)
+            obj = _loads(data)
         except ValueError:
             self._failure = (Outcome.MALFORMED, f"chunk is not JSON: {_text(data)[:80]!r}")
             return
+        if type(obj) is dict and "error" not in obj and obj.get("usage") is None:  # the common chunk
+            choices = obj.get("choices")
+            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                text = _fast_text(self.endpoint, choices[0])
+                if text is not None:
+                    if text:
+                        self.content_chars += len(text)
+                        self._content_times.append(at)
+                    return
+        self._general(obj, data, at)
+
+    def _general(self, obj: Any, data: str | bytes, at: float) -> None:
+        """Every shape check, for chunks the fast path does not recognise."""
         if not isinstance(obj, dict):
             self._failure = (Outcome.MALFORMED, f"chunk is not a JSON object: {_text(data)[:80]!r}")
             return
@@ -235,6 +248,36 @@ class StreamParser:
         if chars:
             self.content_chars += chars
             self._content_times.append(at)
+
+
+_SCAN = json.JSONDecoder().scan_once
+_WHITESPACE = " \t\n\r"
+
+
+def _loads(data: str | bytes) -> Any:
+    """json.loads without its Python layers for the usual compact object; the same result and errors."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj, end = _SCAN(text, 0)
+        if end == len(text) or not text[end:].strip(_WHITESPACE):
+            return obj
+    except (StopIteration, ValueError):
+        pass
+    return json.loads(data)  # leading whitespace, trailing data, invalid JSON: json decides (and raises)
+
+
+def _fast_text(endpoint: str, choice: dict) -> str | None:
+    """Text of a well-formed streamed choice; None to let the general path judge it."""
+    if endpoint == COMPLETIONS:
+        text = choice.get("text", "")
+        return text if type(text) is str else None
+    delta = choice.get("delta")
+    if type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    if type(content) is str and "reasoning_content" not in delta and "reasoning" not in delta:
+        return content
+    return None
 
 
 def _text(data: str | bytes) -> str:
