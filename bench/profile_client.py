@@ -7,11 +7,13 @@ settle, then samples it with ``py-spy record --format raw`` and groups the
 samples by the innermost frame that belongs to a known part of the client.
 
     .venv/bin/python -m pip install py-spy          # a tool, not a project dependency
-    .venv/bin/python bench/profile_client.py --streams 256 --seconds 20
-    .venv/bin/python bench/profile_client.py --loadtests /tmp/old/loadtests   # profile another checkout's scenario
+    .venv/bin/python bench/profile_client.py                       # 256 streams, this checkout
+    git archive 3d17178 loadtests | tar -x -C /tmp/before           # the client before issue 15
+    .venv/bin/python bench/profile_client.py --loadtests /tmp/before/loadtests loadtests --rounds 2
 
-Takes about settle + seconds + 10 s. Needs 2 CPUs and permission to ptrace
-the child (py-spy). Prints a table of shares; ``--out`` keeps the raw stacks.
+Per run: settle (8 s), CPU per chunk over a window without the profiler
+(15 s), then py-spy (15 s): about 45 s per scenario and round. Needs 2 CPUs
+and permission to ptrace the child (py-spy). ``--out`` keeps raw stacks.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import process_cpu  # noqa: E402
-from pinning import client_prefix, pin_current_process  # noqa: E402
+from pinning import client_prefix, describe, pin_current_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +41,7 @@ BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("geventhttpclient readline/feed (HTTP parser)", ("geventhttpclient/",)),
     ("JSON decoding", ("json/",)),
     ("SSE parser (common/sse.py)", ("common/sse.py",)),
+    ("stream reader: socket reads (common/reader.py)", ("common/reader.py",)),
     ("gevent recv and hub switches", ("gevent/", "greenlet")),
     ("Locust statistics and events", ("locust/",)),
     ("record building, request building (common/)", ("common/", "gpufleet/loadtest/")),
@@ -65,54 +68,74 @@ def summarize(raw: str) -> list[tuple[str, int, float]]:
     return [(name, n, n / total) for name, n in counts.most_common()]
 
 
+def profile_once(scenario: Path, args: argparse.Namespace, py_spy: str) -> dict:
+    """One Locust run: CPU per chunk over a quiet window, then py-spy over the next one."""
+    from benchlib import server_counters
+    from gpufleet.simserver.launch import LocalServer
+
+    n = args.streams
+    with LocalServer(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, jitter=0.0, max_num_seqs=n * 2,
+                     kv_capacity_tokens=n * 2 * 1024 + 8192) as server, \
+            tempfile.TemporaryDirectory(prefix="gpufleet-profile-") as tmp:
+        argv = [*client_prefix(), sys.executable, "-m", "locust", "-f", str(scenario / "chat.py"),
+                "--headless", "--host", server.url, "-u", str(n), "-r", str(n), "--run-time",
+                f"{int(args.settle + args.window + args.seconds + 20)}s", "--only-summary", "--loglevel", "WARNING",
+                "--gpufleet-workload", "completions", "--gpufleet-model", server.model]
+        proc = subprocess.Popen(argv, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            time.sleep(args.settle)
+            cpu0, t0, k0, load = process_cpu(proc.pid), time.time(), server_counters(server.url), os.getloadavg()[0]
+            time.sleep(args.window)
+            cpu1, t1, k1 = process_cpu(proc.pid), time.time(), server_counters(server.url)
+            raw_path = Path(tmp) / "stacks.txt"
+            mode = ["--native"] if args.native else ["--nonblocking"]
+            subprocess.run([py_spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.seconds)),
+                            "--rate", str(args.rate), "--format", "raw", *mode, "--output", str(raw_path)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            raw = raw_path.read_text()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    chunks = k1["generation_tokens"] - k0["generation_tokens"]  # one chunk per token in this workload
+    cores = (cpu1 - cpu0) / (t1 - t0)
+    return {"scenario": str(scenario), "cores": cores, "chunks_per_s": chunks / (t1 - t0),
+            "us_per_chunk": 1e6 * (cpu1 - cpu0) / chunks if chunks else None, "load": load,
+            "summary": summarize(raw), "raw": raw}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=256)
-    parser.add_argument("--seconds", type=float, default=20.0, help="sampling time")
-    parser.add_argument("--settle", type=float, default=10.0, help="seconds before sampling starts")
+    parser.add_argument("--seconds", type=float, default=15.0, help="py-spy sampling time per run")
+    parser.add_argument("--window", type=float, default=15.0, help="CPU-per-chunk window per run (no profiler)")
+    parser.add_argument("--settle", type=float, default=8.0, help="seconds before measuring")
     parser.add_argument("--ttft-ms", type=float, default=150.0)
     parser.add_argument("--itl-ms", type=float, default=20.0)
-    parser.add_argument("--loadtests", type=Path, default=ROOT / "loadtests", help="scenario directory to run")
+    parser.add_argument("--loadtests", type=Path, nargs="+", default=[ROOT / "loadtests"],
+                        help="scenario directories to compare (e.g. an older checkout's loadtests/)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
-    parser.add_argument("--out", type=Path, help="keep py-spy's raw stacks here")
     parser.add_argument("--native", action="store_true", help="also sample C frames (pauses the process)")
+    parser.add_argument("--out", type=Path, help="keep py-spy's raw stacks here (the last run's)")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if py_spy is None:
         print("py-spy not found: .venv/bin/python -m pip install py-spy", file=sys.stderr)
         return 2
-    from gpufleet.simserver.launch import LocalServer
-
-    pin_current_process()  # the simulator inherits core 0
-    n = args.streams
-    with LocalServer(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, jitter=0.0, max_num_seqs=n * 2,
-                     kv_capacity_tokens=n * 2 * 1024 + 8192) as server, \
-            tempfile.TemporaryDirectory(prefix="gpufleet-profile-") as tmp:
-        argv_locust = [*client_prefix(), sys.executable, "-m", "locust", "-f", str(args.loadtests / "chat.py"),
-                       "--headless", "--host", server.url, "-u", str(n), "-r", str(n), "--run-time",
-                       f"{int(args.settle + args.seconds + 15)}s", "--only-summary", "--loglevel", "WARNING",
-                       "--gpufleet-workload", "completions", "--gpufleet-model", server.model]
-        proc = subprocess.Popen(argv_locust, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            time.sleep(args.settle)
-            raw_path = Path(tmp) / "stacks.txt"
-            cpu0, t0, load = process_cpu(proc.pid), time.time(), os.getloadavg()[0]
-            subprocess.run([py_spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.seconds)),
-                            "--rate", str(args.rate), "--format", "raw", *(["--native"] if args.native else ["--nonblocking"]), "--output",
-                            str(raw_path)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            cores = (process_cpu(proc.pid) - cpu0) / (time.time() - t0)
-            raw = raw_path.read_text()
+    pin_current_process()  # the simulator inherits the server core
+    print(f"{args.streams} closed-loop streams of `completions` (64 chunks each), simulator TTFT {args.ttft_ms} ms "
+          f"ITL {args.itl_ms} ms; {describe()}", flush=True)
+    for round_no in range(1, args.rounds + 1):
+        for scenario in (p.resolve() for p in args.loadtests):
+            result = profile_once(scenario, args, py_spy)
             if args.out:
-                args.out.write_text(raw)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    print(f"Locust process at {n} streams ({args.loadtests}): {cores:.2f} cores while sampled, "
-          f"load average {load:.2f}")
-    print(f"{'share':>7}  {'samples':>8}  where")
-    for name, count, share in summarize(raw):
-        print(f"{100 * share:6.1f}%  {count:>8}  {name}")
+                args.out.write_text(result["raw"])
+            print(f"\nround {round_no}, {scenario}: {result['cores']:.3f} cores, {result['chunks_per_s']:.0f} "
+                  f"chunks/s, {result['us_per_chunk']:.1f} us CPU per chunk (load average {result['load']:.2f})")
+            print(f"{'share':>7}  {'samples':>8}  where (py-spy, innermost known frame)")
+            for name, count, share in result["summary"]:
+                print(f"{100 * share:6.1f}%  {count:>8}  {name}", flush=True)
     return 0
 
 

@@ -174,3 +174,15 @@ def test_cpu_share_and_the_monitor_samples():
     monitor.stop()
     assert len(monitor.loop_lag_ms) >= 10 and all(lag >= 0 for _, lag in monitor.loop_lag_ms)
     assert len(monitor.cpu) >= 2 and all(0 <= share < 2 for _, share in monitor.cpu)
+
+
+def test_a_local_run_hands_records_over_without_row_encoding():
+    clock = FakeClock(T0)
+    state = ProcessState("local", OPTIONS, T0, clock=clock, health=HealthMonitor(clock=clock))
+    state.add(record(1, "local"))
+    payload = state.payload(done=True, local=True)
+    assert "rows" not in payload and [r.request_id for r in payload["records"]] == ["run-local-1"]
+    aggregator = Aggregator({"local"}, OPTIONS, T0, "http://127.0.0.1:9")
+    aggregator.receive("local", payload)
+    assert aggregator.all_done and aggregator.records == [record(1, "local")]
+    assert state.payload(done=True, local=True)["records"] == []  # handed over once

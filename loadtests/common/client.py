@@ -32,6 +32,7 @@ from common.reader import available as reader_available
 from common.sse import Parsed, StreamParser, parse_body
 from common.timing import CLOCK, Clock
 from common.watchdog import WATCHDOG, Expired, RequestDeadline, Watchdog
+from common.wire import Exchange, Pool, request_head
 from common.workload import RequestPlan
 from gpufleet.loadtest.records import Outcome, RequestRecord
 
@@ -92,7 +93,7 @@ class LLMClient:
 
     def __init__(self, base_url: str, *, concurrency: int = 1, connect_timeout: float = 10.0,
                  stall_timeout: float = 30.0, request_timeout: float = 120.0, api_key: str | None = None,
-                 clock: Clock = CLOCK, watchdog: Watchdog = WATCHDOG) -> None:
+                 clock: Clock = CLOCK, watchdog: Watchdog = WATCHDOG, pooled: bool | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"target URL must be http(s)://host[:port][/prefix], got {base_url!r}")
@@ -101,10 +102,15 @@ class LLMClient:
         self.stall_timeout = stall_timeout
         self.clock = clock
         self.watchdog = watchdog
-        self.reader = READER if parts.scheme == "http" and reader_available() else None
+        can_pool = parts.scheme == "http" and reader_available()
+        if pooled and not can_pool:
+            raise ValueError("the pooled reader needs plain http and epoll")
+        self.reader = READER if can_pool and pooled is not False else None
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = headers
+        self._host = parts.netloc
         self._http = HTTPClient.from_url(
             f"{parts.scheme}://{parts.netloc}/",
             concurrency=concurrency,
@@ -113,9 +119,14 @@ class LLMClient:
             block_size=BLOCK_SIZE,
             headers=headers,
         )
+        # Plain HTTP with epoll: pre-formatted requests on our own keep-alive pool, responses read by
+        # the process's reader greenlet. TLS (or no epoll): geventhttpclient end to end.
+        self._pool = Pool(parts.hostname, parts.port or 80, connect_timeout) if self.reader is not None else None
 
     def close(self) -> None:
         self._http.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def get_json(self, path: str) -> object:
         """GET a JSON document (e.g. /v1/models); raises on any failure."""
@@ -171,6 +182,8 @@ class LLMClient:
     def _exchange(self, plan: RequestPlan, body: bytes, headers: dict[str, str], progress: _Progress
                   ) -> tuple[Parsed, float]:
         """Send, read and parse; returns the parse result and when the response was complete."""
+        if self._pool is not None:
+            return self._exchange_pooled(plan, body, headers, progress)
         response = self._http.request("POST", self.prefix + plan.path, body=body, headers=headers)
         progress.headers = time.perf_counter()
         progress.status = response.status_code
@@ -185,8 +198,43 @@ class LLMClient:
         finally:
             response.release()
 
+    def _exchange_pooled(self, plan: RequestPlan, body: bytes, headers: dict[str, str], progress: _Progress
+                         ) -> tuple[Parsed, float]:
+        """The hot path: send on a pooled connection, let the reader greenlet read the response."""
+        payload = request_head("POST", self.prefix + plan.path, self._host, {**self._headers, **headers},
+                               len(body)) + body
+        for attempt in (0, 1):
+            conn = self._pool.get()
+            sse = StreamParser(plan.endpoint) if plan.stream else None
+            if sse is not None:
+                progress.content_times = sse.content_times
+            exchange = Exchange(conn.fd, sse, progress.ticket, DRAIN_S)
+            keep = False
+            try:
+                conn.sock.sendall(payload)
+                self.reader.read(exchange)
+                keep = exchange.keep_alive
+            except (OSError, HTTPParseError, Expired):
+                if attempt == 0 and conn.reused and not exchange.got_bytes:
+                    continue  # the server had closed this idle keep-alive connection: once more, fresh
+                if sse is None or not sse.done:
+                    raise
+                # [DONE] arrived; only the chunked terminator is missing: the connection is dropped
+            finally:
+                progress.headers, progress.status = exchange.headers_at, exchange.status
+                if keep:
+                    self._pool.put(conn)
+                else:
+                    conn.close()
+            break
+        status = exchange.status or 0
+        if status >= 400 or sse is None:
+            return parse_body(plan.endpoint, status, exchange.body()), exchange.end_at or time.perf_counter()
+        end = sse.done_at if sse.done_at is not None else time.perf_counter()
+        return sse.end(end), end
+
     def _read_stream(self, response, parser: StreamParser, progress: _Progress) -> tuple[Parsed, float]:
-        """Feed what came with the headers, then let the process's reader read the rest."""
+        """TLS path: feed what came with the headers, then read the rest in this greenlet."""
         progress.content_times = parser.content_times
         body = response._body_buffer  # geventhttpclient's parser appends the de-chunked body here
         if body:
@@ -194,10 +242,7 @@ class LLMClient:
             del body[:]
         if not parser.finished and not response.message_complete:
             try:
-                if self.reader is not None:
-                    self.reader.read(response, parser, progress.ticket, drain_s=DRAIN_S)
-                else:
-                    _read_here(response, parser, progress.ticket)
+                _read_here(response, parser, progress.ticket)
             except Exception:
                 if not parser.done:
                     raise
@@ -207,7 +252,7 @@ class LLMClient:
 
 
 def _read_here(response, parser: StreamParser, ticket) -> None:
-    """The same loop in the request's own greenlet (TLS, or no epoll)."""
+    """Large reads stamped once, in the request's own greenlet (TLS, or no epoll)."""
     body = response._body_buffer
     recv = response._sock.recv
     perf = time.perf_counter

@@ -96,12 +96,20 @@ class ProcessState:
             errors=tuple(self.errors),
         )
 
-    def payload(self, done: bool) -> dict[str, Any]:
-        """One message to the master: new records plus the latest summary."""
+    def payload(self, done: bool, *, local: bool = False) -> dict[str, Any]:
+        """One message to the master: new records plus the latest summary.
+
+        `local`: for the aggregator in this same process, records are handed over as objects
+        (no row encoding and decoding)."""
         if done:
             self.final_shipped = True
-        return {"process": self.name, "rows": self.take_rows(), "summary": self.summary(done).to_dict(),
-                "done": done, "model": self.model}
+        if local:
+            records, self._pending = self._pending, []
+            batch: dict[str, Any] = {"records": records}
+        else:
+            batch = {"rows": self.take_rows()}
+        return {"process": self.name, **batch, "summary": self.summary(done).to_dict(), "done": done,
+                "model": self.model}
 
 
 class Aggregator:
@@ -122,8 +130,10 @@ class Aggregator:
     def receive(self, node: str, payload: dict[str, Any]) -> None:
         """Merge one message; a malformed one is kept as a problem (the run becomes incomplete)."""
         try:
-            rows = payload["rows"]
-            new = [RequestRecord.from_row(row) for row in rows]
+            if "records" in payload:  # same process (a local run): already records
+                new = list(payload["records"])
+            else:
+                new = [RequestRecord.from_row(row) for row in payload["rows"]]
             summary = ProcessSummary.from_dict(payload["summary"])
         except (KeyError, TypeError, ValueError) as exc:
             self.problems.append(f"bad batch from {node}: {exc!r}")

@@ -1,16 +1,17 @@
-"""One greenlet reads every streamed response body of the process.
+"""One greenlet reads every response of the process.
 
 With one greenlet per request, each chunk costs a failed `recv` (EAGAIN), a
 switch to the gevent hub, an epoll round and a switch back, then the real
 `recv`: most of the client's CPU at hundreds of streams. Here the request's
-greenlet sends the request and reads the headers (geventhttpclient), then
-hands the socket to the process's `StreamReader` and sleeps until its
-stream is over. The reader keeps the sockets in an epoll set of its own,
-whose file descriptor is a single gevent watcher: one wake-up returns every
-socket with data, each is read once (64 KiB, no EAGAIN), stamped with that
-read's time, and fed to geventhttpclient's HTTP parser and the SSE parser in
-bulk. Time limits stay with the watchdog (`common.watchdog`), which
-interrupts the sleeping request greenlet; it then takes its socket back.
+greenlet sends the request, hands the socket to the process's
+`StreamReader` and sleeps until its response is over. The reader keeps the
+sockets in an epoll set of its own, whose file descriptor is a single gevent
+watcher: one wake-up returns every socket with data, each is read once
+(64 KiB, no EAGAIN), stamped with that read's time, and handed to the
+request's `Exchange` (`common.wire`), which parses HTTP with
+geventhttpclient's parser and SSE in bulk. Time limits stay with the
+watchdog (`common.watchdog`), which interrupts the sleeping request
+greenlet; it then takes its socket back.
 
 Linux (epoll) over plain TCP; elsewhere, and for TLS, the client reads in
 its own greenlet (`available()` says which).
@@ -25,8 +26,6 @@ import gevent
 from gevent.event import Event
 from gevent.hub import get_hub
 from gevent.monkey import get_original
-
-from common.sse import StreamParser
 
 BLOCK_SIZE = 64 * 1024
 
@@ -43,56 +42,25 @@ def available() -> bool:
     return _epoll is not None
 
 
-class _Stream:
-    __slots__ = ("fd", "response", "parser", "ticket", "body", "event", "error", "drain_s")
-
-    def __init__(self, fd: int, response, parser: StreamParser, ticket, drain_s: float) -> None:
-        self.fd = fd
-        self.response = response
-        self.parser = parser
-        self.ticket = ticket
-        self.body = response._body_buffer  # geventhttpclient's parser appends the de-chunked body here
-        self.event = Event()
-        self.error: BaseException | None = None
-        self.drain_s = drain_s
-
-    def on_data(self, data: bytes, now: float) -> bool:
-        """Feed one read; True when the stream is over for this reader."""
-        self.ticket.last = now
-        response = self.response
-        response.feed(data)  # b"" (peer closed) raises HTTPParseError for an incomplete message
-        body = self.body
-        parser = self.parser
-        if body:
-            parser.feed(bytes(body), now)
-            del body[:]
-        if response.message_complete:
-            return True
-        if parser.finished:
-            if not parser.done:
-                return True  # a decided failure: stop reading, the connection is dropped
-            # [DONE] came; the chunked terminator should follow at once, or the connection is dropped
-            self.ticket.stall_s = min(self.ticket.stall_s, self.drain_s)
-        return False
-
-
 class StreamReader:
     """Reads streams for the greenlets of this process; runs only while there are streams."""
 
     def __init__(self) -> None:
         self._epoll = None
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, object] = {}
         self._greenlet: gevent.Greenlet | None = None
         self.wakes = 0  # gevent wake-ups of the reader (each returns every ready socket)
         self.reads = 0  # socket reads
 
-    def read(self, response, parser: StreamParser, ticket, *, drain_s: float = 1.0) -> None:
-        """Block the calling greenlet until the response is complete, the stream failed, or an
-        exception (the watchdog's, a kill) interrupts it; exceptions of the stream are raised here."""
-        if response.message_complete:
-            return
-        fd = response._sock.fileno()
-        stream = _Stream(fd, response, parser, ticket, drain_s)
+    def read(self, stream) -> None:
+        """Block the calling greenlet until `stream.on_data(data, now)` says it is over, or an
+        exception (the watchdog's, a kill) interrupts it; exceptions of the stream are raised here.
+
+        `stream` has `fd`, `on_data`, and `event`/`error` slots for the reader (`common.wire.Exchange`).
+        """
+        fd = stream.fd
+        stream.event = Event()
+        stream.error = None
         if self._epoll is None:
             self._epoll = _epoll()
         self._epoll.register(fd, EPOLLIN)
@@ -106,7 +74,7 @@ class StreamReader:
         if stream.error is not None:
             raise stream.error
 
-    def _forget(self, stream: _Stream) -> None:
+    def _forget(self, stream) -> None:
         if self._streams.get(stream.fd) is stream:
             del self._streams[stream.fd]
             try:
@@ -114,7 +82,7 @@ class StreamReader:
             except OSError:
                 pass  # already closed: epoll dropped it
 
-    def _finish(self, stream: _Stream, error: BaseException | None = None) -> None:
+    def _finish(self, stream, error: BaseException | None = None) -> None:
         stream.error = error
         self._forget(stream)
         stream.event.set()

@@ -7,7 +7,7 @@ request holds a `Ticket`: its whole-request deadline and its stall limit
 (no bytes for that long). The request's read loop only stores the time of
 its latest read on the ticket; a single watchdog greenlet wakes every
 `tick` seconds, and throws `Expired` into a request that passed a limit.
-Limits are therefore enforced to within one tick (50 ms by default), which
+Limits are therefore enforced to within one tick (100 ms by default), which
 is far below the limits themselves (seconds).
 """
 
@@ -49,7 +49,7 @@ class Ticket:
 class Watchdog:
     """Watches tickets of the current process; runs only while there are any."""
 
-    def __init__(self, tick: float = 0.05) -> None:
+    def __init__(self, tick: float = 0.1) -> None:
         if not tick > 0:
             raise ValueError(f"watchdog tick must be > 0 seconds, got {tick}")
         self.tick = tick
