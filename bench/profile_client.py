@@ -68,7 +68,7 @@ def summarize(raw: str) -> list[tuple[str, int, float]]:
     return [(name, n, n / total) for name, n in counts.most_common()]
 
 
-def profile_once(scenario: Path, args: argparse.Namespace, py_spy: str) -> dict:
+def profile_once(scenario: Path, args: argparse.Namespace, py_spy: str | None) -> dict:
     """One Locust run: CPU per chunk over a quiet window, then py-spy over the next one."""
     from benchlib import server_counters
     from gpufleet.simserver.launch import LocalServer
@@ -88,12 +88,14 @@ def profile_once(scenario: Path, args: argparse.Namespace, py_spy: str) -> dict:
             cpu0, t0, k0, load = process_cpu(proc.pid), time.time(), server_counters(server.url), os.getloadavg()[0]
             time.sleep(args.window)
             cpu1, t1, k1 = process_cpu(proc.pid), time.time(), server_counters(server.url)
-            raw_path = Path(tmp) / "stacks.txt"
-            mode = ["--native"] if args.native else ["--nonblocking"]
-            subprocess.run([py_spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.seconds)),
-                            "--rate", str(args.rate), "--format", "raw", *mode, "--output", str(raw_path)],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            raw = raw_path.read_text()
+            raw = ""
+            if py_spy is not None:
+                raw_path = Path(tmp) / "stacks.txt"
+                mode = ["--native"] if args.native else ["--nonblocking"]
+                subprocess.run([py_spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.seconds)),
+                                "--rate", str(args.rate), "--format", "raw", *mode, "--output", str(raw_path)],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                raw = raw_path.read_text()
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -118,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--native", action="store_true", help="also sample C frames (pauses the process)")
     parser.add_argument("--out", type=Path, help="keep py-spy's raw stacks here (the last run's)")
+    parser.add_argument("--no-profile", action="store_true", help="only CPU per chunk (no py-spy needed)")
     args = parser.parse_args(argv)
-    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if py_spy is None:
-        print("py-spy not found: .venv/bin/python -m pip install py-spy", file=sys.stderr)
-        return 2
+    py_spy = None
+    if not args.no_profile:
+        py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+        if py_spy is None:
+            print("py-spy not found: .venv/bin/python -m pip install py-spy (or --no-profile)", file=sys.stderr)
+            return 2
     pin_current_process()  # the simulator inherits the server core
     print(f"{args.streams} closed-loop streams of `completions` (64 chunks each), simulator TTFT {args.ttft_ms} ms "
           f"ITL {args.itl_ms} ms; {describe()}", flush=True)
@@ -133,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.out.write_text(result["raw"])
             print(f"\nround {round_no}, {scenario}: {result['cores']:.3f} cores, {result['chunks_per_s']:.0f} "
                   f"chunks/s, {result['us_per_chunk']:.1f} us CPU per chunk (load average {result['load']:.2f})")
-            print(f"{'share':>7}  {'samples':>8}  where (py-spy, innermost known frame)")
+            if result["summary"]:
+                print(f"{'share':>7}  {'samples':>8}  where (py-spy, innermost known frame)")
             for name, count, share in result["summary"]:
                 print(f"{100 * share:6.1f}%  {count:>8}  {name}", flush=True)
     return 0

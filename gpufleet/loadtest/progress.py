@@ -72,3 +72,17 @@ class ProgressPrinter:
     def _line(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
         self.console.file.flush()
+
+
+def throttled(emit, *, label: str = "gate", every_s: float = PLAIN_EVERY_S, clock=time.monotonic):
+    """An `on_progress` callback that hands `emit` a plain line every `every_s` seconds and on phase changes
+    (for `gpufleet promote`, whose gates run one after another)."""
+    last: dict[str, Any] = {"at": None, "phase": None}
+
+    def update(progress: dict[str, Any]) -> None:
+        now, phase = clock(), progress.get("phase")
+        if last["at"] is None or now - last["at"] >= every_s or phase != last["phase"]:
+            last["at"], last["phase"] = now, phase
+            emit(f"{label}: {progress_text(progress)}")
+
+    return update
