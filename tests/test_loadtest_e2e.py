@@ -118,7 +118,7 @@ def test_the_command_writes_json_html_and_csv(tmp_path):
     assert "verdict: PASS" in done.stderr
     rows = (tmp_path / "r.csv").read_text().strip().splitlines()
     assert len(rows) - 1 >= doc["requests"]
-    assert (tmp_path / "r.html").read_text().count("<svg") == 7
+    assert (tmp_path / "r.html").read_text().count("<svg") == 9
 
 
 def free_port() -> int:

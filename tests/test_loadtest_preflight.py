@@ -79,3 +79,10 @@ def test_a_healthy_target_passes_the_check():
     with LocalServer(ttft_ms=5, itl_ms=1, seed=1) as server:
         assert preflight(server.url, None, "chat") == server.model
         assert preflight(server.url, server.model, "completions") == server.model
+
+
+def test_a_failing_but_present_server_is_measured_not_refused():
+    from gpufleet.loadtest.preflight import check_stream
+
+    with LocalServer(ttft_ms=5, itl_ms=1, seed=1, error_rate=1.0) as server:
+        check_stream(server.url, server.model, "chat")  # HTTP 5xx: the load test will fail it

@@ -4,6 +4,8 @@ Without this, a dead target ran the whole window and came back `invalid`
 minutes later. Three requests, each with a short timeout: `GET /v1/models`,
 the model (if one was named) must be listed, and one tiny streamed request
 (max_tokens 2, usage requested) must end in `[DONE]` with a `usage` object.
+A 5xx or 429 answer passes: the server is there and failing, which is what
+the load test is for (it then fails the gate rather than refusing to run).
 Anything else raises `TargetUnavailable` with one line saying what failed;
 `gpufleet loadtest` exits 2 with it, `gpufleet promote` records an invalid gate.
 """
@@ -74,6 +76,11 @@ def check_stream(target: str, model: str, endpoint: str, *, api_key: str | None 
                     break
                 if line.startswith("data:") and '"usage"' in line:
                     usage = usage or bool((json.loads(line[5:]) or {}).get("usage"))
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500 or exc.code == 429:
+            return  # up and answering, but failing or shedding load: that is what the load test measures
+        raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} failed ({_why(exc)})") \
+            from None
     except (OSError, ValueError) as exc:
         raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} failed ({_why(exc)})") \
             from None
