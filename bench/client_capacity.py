@@ -266,7 +266,9 @@ def run_tool(tool: str, args: argparse.Namespace, shape: dict[str, Any], workdir
             with CpuSampler(probes, interval=0.5) as sampler:
                 ready_at = None
                 while time.time() - launched < args.ready_timeout and proc.poll() is None:
-                    if server_counters(server.url)["running"] >= 0.95 * conc:
+                    counters = server_counters(server.url)
+                    # at zero delay requests end too fast to be seen running: enough completions also count
+                    if counters["running"] >= 0.95 * conc or counters["requests"] >= 2 * conc:
                         ready_at = time.time()
                         break
                     time.sleep(0.25)
