@@ -37,7 +37,7 @@ BAD_CONFIGS = [
     ('prod-us-east-1', {'gpufleet:gpuPol': {'instanceType': 'g5.xlarge'}},
      "stack 'prod-us-east-1': gpufleet:gpuPol: unknown config key (allowed: " + ALLOWED_KEYS + ")"),
     ('prod-us-east-1', {'gpufleet:gpuPool.minSzie': 1},
-     "stack 'prod-us-east-1': gpufleet:gpuPool.minSzie: unknown key (allowed: capacity, desiredSize, diskSizeGb, instanceType, maxSize, minSize)"),
+     "stack 'prod-us-east-1': gpufleet:gpuPool.minSzie: unknown key (allowed: capacity, desiredSize, diskSizeGb, instanceType, instanceTypes, maxSize, minSize, onDemandFloor)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.instanceType': 'g9.huge'},
      "stack 'prod-us-east-1': gpufleet:gpuPool.instanceType: 'g9.huge' is not a known aws GPU instance type (allowed: g5.xlarge, g5.2xlarge, g5.12xlarge, g5.48xlarge, g6.xlarge, g6.2xlarge, g6.12xlarge, g6e.xlarge, g6e.2xlarge, g6e.12xlarge, g6e.48xlarge, p4d.24xlarge, p5.48xlarge)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.instanceType': 'ecs.gn7i-c8g1.2xlarge'},
@@ -97,7 +97,7 @@ BAD_CONFIGS = [
     ('prod-us-east-1', {'gpufleet:cluster.logRetentionDays': 200},
      "stack 'prod-us-east-1': gpufleet:cluster.logRetentionDays: CloudWatch Logs accepts only these retention periods (allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653); got 200"),
     ('prod-cn-hangzhou', {'gpufleet:gpuPool.capacity': 'spot'},
-     "stack 'prod-cn-hangzhou': gpufleet:gpuPool.capacity: spot GPU capacity is not allowed for prod stacks (allowed: on-demand)"),
+     "stack 'prod-cn-hangzhou': gpufleet:gpuPool.capacity: spot-only GPU capacity is not allowed for prod stacks (allowed: on-demand, or spot above gpuPool.onDemandFloor >= minSize 2)"),
     ('prod-us-east-1', {'gpufleet:gpuPool.capacity': 'reserved'},
      "stack 'prod-us-east-1': gpufleet:gpuPool.capacity: Input should be 'on-demand' or 'spot'; got 'reserved'"),
     ('prod-us-east-1', {'gpufleet:team': 'Assistant Platform'},
@@ -141,5 +141,5 @@ def test_missing_stack_file():
 
 def test_project_keys():
     assert PROJECT_KEYS == ("billing", "cloud", "cluster", "cnyPerUsd", "compliance", "costCentre", "environment", "fxAsOf",
-                            "gpuPool", "jurisdiction", "network", "releases", "slo", "systemPool", "team",
+                            "gpuPool", "jurisdiction", "network", "observability", "releases", "slo", "systemPool", "team",
                             "traffic", "weightsFetcherImage")

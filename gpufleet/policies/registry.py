@@ -8,8 +8,10 @@ ones are reported and let the deployment proceed.
 
 from __future__ import annotations
 
+from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
+from . import observability as obs
 from . import residency
 from . import workload_hardening as wl
 from .model import PolicySpec
@@ -256,6 +258,47 @@ POLICIES: tuple[PolicySpec, ...] = (
         level="advisory", scope="resource", validate=wl.workload_cost_labels,
         config={"requiredLabels": {**_STRINGS, "default": list(wl.DEFAULT_REQUIRED_LABELS),
                                    "description": "labels every workload and pod template carries"}},
+    ),
+    # ------------------------------------------------------------------ observability
+    PolicySpec(
+        id="release-scraped",
+        why="A model server nobody scrapes has no SLO alerts, no dashboard and no autoscaling signal.",
+        source="Google SRE book, ch. 6 'Monitoring Distributed Systems'; gpufleet observability standard",
+        level="mandatory", scope="stack", validate=obs.every_release_scraped,
+    ),
+    PolicySpec(
+        id="prod-slo-alerts",
+        why="A prod stack pages on-call when its error or TTFT budget burns, on the numbers the gate judged it by.",
+        source="Google SRE workbook, ch. 5 'Alerting on SLOs' (multiwindow, multi-burn-rate alerts)",
+        level="mandatory", scope="stack", validate=obs.prod_slo_alerts,
+    ),
+    PolicySpec(
+        id="metrics-in-region",
+        why="Metrics carry model names, request rates and labels of the service; a cn stack's stay in "
+            "mainland China and every stack's stay in its own region.",
+        source=f"{PIPL}; {DSL}; {CSL_37}",
+        level="mandatory", scope="resource", validate=obs.metrics_stay_in_region,
+    ),
+    # ------------------------------------------------------------------ autoscaling
+    PolicySpec(
+        id="no-prod-spot-only",
+        why="Spot GPUs are reclaimed with two minutes' notice and run out together in a stockout; prod serving "
+            "keeps an on-demand floor and uses spot only above it.",
+        source="AWS EC2 Spot best practices (capacity may be interrupted); Karpenter NodePool weights; "
+               "Alibaba Cloud ESS OnDemandBaseCapacity",
+        level="mandatory", scope="stack", validate=scaling.no_prod_spot_only,
+    ),
+    PolicySpec(
+        id="karpenter-limits",
+        why="Without limits a runaway deployment or a scaling bug buys GPUs without bound.",
+        source="Karpenter docs: NodePools, spec.limits",
+        level="mandatory", scope="resource", validate=scaling.karpenter_limits,
+    ),
+    PolicySpec(
+        id="autoscaler-fallback",
+        why="When Prometheus is unreachable the autoscaler must hold capacity, never act on missing data.",
+        source="KEDA docs: ScaledObject spec, fallback",
+        level="mandatory", scope="resource", validate=scaling.autoscaler_fallback,
     ),
 )
 
