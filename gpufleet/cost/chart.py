@@ -136,13 +136,14 @@ def svg_monthly_chart(costs: Sequence[StackCost], *, maximum: bool = False) -> s
         markup, y = _bar(y, stack, segments, total, scale)
         body += markup
     axis_y = y + 4
-    body.append(f'<line x1="{LABEL_W}" x2="{_n(LABEL_W + ticks[-1] * scale)}" y1="{_n(axis_y)}" y2="{_n(axis_y)}" '
-                f'stroke="#888"/>')
-    for tick in ticks:
+    grid = [f'<line x1="{LABEL_W}" x2="{_n(LABEL_W + ticks[-1] * scale)}" y1="{_n(axis_y)}" y2="{_n(axis_y)}" '
+            f'stroke="#888"/>']
+    for tick in ticks:  # drawn first, so the bars and their labels sit on top of the grid
         tx = LABEL_W + tick * scale
-        body.append(f'<line x1="{_n(tx)}" x2="{_n(tx)}" y1="{TOP - 4}" y2="{_n(axis_y + 4)}" stroke="#e3e3e3"/>'
+        grid.append(f'<line x1="{_n(tx)}" x2="{_n(tx)}" y1="{TOP - 4}" y2="{_n(axis_y + 4)}" stroke="#e3e3e3"/>'
                     f'<text x="{_n(tx)}" y="{_n(axis_y + 16)}" text-anchor="middle" {FONT} font-size="11" '
                     f'class="axis-tick">{_short_usd(tick)}</text>')
+    body = grid + body
     body.append(f'<text x="{_n(LABEL_W + ticks[-1] * scale / 2)}" y="{_n(axis_y + 32)}" text-anchor="middle" {FONT} '
                 f'font-size="11" fill="#555">USD per month</text>')
     fleet_y = axis_y + 52
