@@ -81,8 +81,36 @@ def test_a_healthy_target_passes_the_check():
         assert preflight(server.url, server.model, "completions") == server.model
 
 
-def test_a_failing_but_present_server_is_measured_not_refused():
+@pytest.mark.parametrize("fault", [{"error_rate": 1.0}, {"disconnect_rate": 1.0}, {"malformed_rate": 1.0}],
+                         ids=["5xx", "cut-off stream", "malformed chunk"])
+def test_a_failing_but_present_server_is_measured_not_refused(fault):
     from gpufleet.loadtest.preflight import check_stream
 
-    with LocalServer(ttft_ms=5, itl_ms=1, seed=1, error_rate=1.0) as server:
-        check_stream(server.url, server.model, "chat")  # HTTP 5xx: the load test will fail it
+    with LocalServer(ttft_ms=5, itl_ms=1, seed=1, **fault) as server:
+        check_stream(server.url, server.model, "chat")  # the load test will fail it
+
+
+class _NotStreaming(_NoUsage):
+    """Answers the streamed request with one plain JSON body."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"choices": [{"index": 0, "message": {"content": "hi"}}]}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_non_streaming_target_fails_fast(capsys):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotStreaming)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        code, _, err, took = run_cli(capsys, "--host", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2 and took < 10
+    assert err == (f"error: target {url} is not usable: a streamed POST /v1/chat/completions returned no "
+                   "server-sent events (not a streaming endpoint)\n")

@@ -4,8 +4,9 @@ Without this, a dead target ran the whole window and came back `invalid`
 minutes later. Three requests, each with a short timeout: `GET /v1/models`,
 the model (if one was named) must be listed, and one tiny streamed request
 (max_tokens 2, usage requested) must end in `[DONE]` with a `usage` object.
-A 5xx or 429 answer passes: the server is there and failing, which is what
-the load test is for (it then fails the gate rather than refusing to run).
+A 5xx or 429 answer, or a stream that starts and breaks off, passes: the
+server is there and failing, which is what the load test is for (it then
+fails the gate rather than refusing to run).
 Anything else raises `TargetUnavailable` with one line saying what failed;
 `gpufleet loadtest` exits 2 with it, `gpufleet promote` records an invalid gate.
 """
@@ -67,26 +68,39 @@ def check_stream(target: str, model: str, endpoint: str, *, api_key: str | None 
     else:
         path, body["messages"] = "/v1/chat/completions", [{"role": "user", "content": "Hello"}]
     usage = done = False
+    events = 0
     try:
         with _open(f"{target}{path}", body=body, api_key=api_key, timeout=timeout) as resp:
             for raw in resp:
                 line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                events += 1
                 if line == "data: [DONE]":
                     done = True
                     break
-                if line.startswith("data:") and '"usage"' in line:
-                    usage = usage or bool((json.loads(line[5:]) or {}).get("usage"))
+                if '"usage"' in line:
+                    try:
+                        usage = usage or bool((json.loads(line[5:]) or {}).get("usage"))
+                    except (ValueError, AttributeError):
+                        pass  # a malformed chunk: the load test measures those
     except urllib.error.HTTPError as exc:
         if exc.code >= 500 or exc.code == 429:
             return  # up and answering, but failing or shedding load: that is what the load test measures
         raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} failed ({_why(exc)})") \
             from None
     except (OSError, ValueError) as exc:
+        if events:
+            return  # the stream started and broke off: a failing server, measured by the load test
         raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} failed ({_why(exc)})") \
             from None
-    if not done or not usage:
-        missing = "[DONE]" if not done else "a usage object (stream_options.include_usage)"
-        raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} ended without {missing}")
+    if not events:
+        raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} returned no server-sent "
+                                "events (not a streaming endpoint)")
+    if done and not usage:
+        raise TargetUnavailable(f"target {target} is not usable: a streamed POST {path} ended without a usage "
+                                "object (stream_options.include_usage)")
+    # events but no [DONE]: the stream was cut off; a failing server, measured by the load test
 
 
 def preflight(target: str, model: str | None, endpoint: str, *, api_key: str | None = None) -> str:
