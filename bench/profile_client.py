@@ -28,10 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import process_cpu  # noqa: E402
-from pinning import client_prefix, describe, pin_current_process  # noqa: E402
+from benchlib import process_cpu
+from pinning import client_prefix, describe, pin_current_process
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -140,10 +140,24 @@ def request_bytes(host: str, path: str, body: dict, request_id: str) -> bytes:
     return head.encode() + data
 
 
+def _scenario_module(name: str):
+    """`common.<name>` from loadtests/ (the Locust scenario's package), imported by file location."""
+    import importlib
+    import importlib.util
+
+    if "common" not in sys.modules:
+        folder = ROOT / "loadtests" / "common"
+        spec = importlib.util.spec_from_file_location("common", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["common"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"common.{name}")
+
+
 def build_bodies(workload: str, model: str, count: int, seed: int) -> list[tuple[str, dict]]:
     """(path, body) of ``count`` requests of a gpufleet workload, built before the load."""
-    sys.path.insert(0, str(ROOT / "loadtests"))
-    from common.workload import load_catalog
+    load_catalog = _scenario_module("workload").load_catalog
 
     sampler = load_catalog().sampler(workload, model, random.Random(f"{seed}:raw"))
     plans = [sampler.next() for _ in range(count)]

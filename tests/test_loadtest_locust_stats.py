@@ -19,8 +19,6 @@ from gpufleet.simserver.launch import LocalServer
 REPO = Path(__file__).resolve().parents[1]
 
 BULK_CHECK = """
-import sys
-sys.path.insert(0, {loadtests!r})
 from locust.stats import RequestStats
 from common.locust_stats import log_many
 
@@ -40,7 +38,7 @@ print("same")
 
 
 def test_bulk_logging_matches_locusts_own_log():
-    done = subprocess.run([sys.executable, "-c", BULK_CHECK.format(loadtests=str(REPO / "loadtests"))],
+    done = subprocess.run([sys.executable, "-c", BULK_CHECK], cwd=REPO / "loadtests",  # `common` from there
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "same"), done.stderr[-2000:]
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import gevent
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.watchdog import Expired, Watchdog  # noqa: E402
+from common.watchdog import Expired, Watchdog
 
 
 def test_check_expires_by_deadline_first_then_by_stall():

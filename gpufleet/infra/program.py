@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
-from gpufleet.core.config import StackConfig, read_pulumi_config
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.stack_config import read_pulumi_config
 from gpufleet.infra.components.base import ClusterResult
 from gpufleet.infra.components.model_server import ModelServer, ModelServerArgs
 from gpufleet.infra.components.observability import build_observability
