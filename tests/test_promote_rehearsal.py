@@ -72,6 +72,7 @@ def test_a_healthy_candidate_reaches_100_percent(tmp_path: Path, capsys: pytest.
         "  step 2: blue=0, green=100  (green 100%)",
     ]
     assert "step 1: applying blue=50, green=50 (the local router)" in out
+    assert any(line.startswith("  gate: measure ") and "p95 TTFT" in line for line in out)  # the gate's progress
     assert step_verdicts(events) == [(1, "pass"), (2, "pass")]
     assert {step for step, _ in analysed_steps(events)} == {1, 2}
     assert [e["weights_after"] for e in of(events, "applied")] == [W50, W100]

@@ -189,8 +189,10 @@ def plan_lines(plan: Any, target: Any, *, dry_run: bool, settle_s: float, rollou
 # ---------------------------------------------------------------- run
 
 
-def _cluster(args: argparse.Namespace, inputs: Any, audit: Any, root: Path, stack: str) -> tuple[Any, ...]:
+def _cluster(args: argparse.Namespace, inputs: Any, audit: Any, root: Path, stack: str,
+             say: Callable[[str], None]) -> tuple[Any, ...]:
     """Target, rollout check and its note, stack, lock, gate and Prometheus client of a run on the stack."""
+    from gpufleet.loadtest.progress import throttled
     from gpufleet.promote.audit import who
     from gpufleet.promote.automation import PulumiStack, StackUnavailable
     from gpufleet.promote.gates import LoadTestGate, needs_remote
@@ -224,7 +226,8 @@ def _cluster(args: argparse.Namespace, inputs: Any, audit: Any, root: Path, stac
         "who": who(), "candidate": args.candidate, "since": audit.clock(), "promotion": audit.promotion_id,
     })
     traffic_stack = None if args.dry_run else pulumi_stack
-    return target, rollout, note, traffic_stack, lock, LoadTestGate(allow_remote=needs_remote(url)), client
+    gate = LoadTestGate(allow_remote=needs_remote(url), on_progress=throttled(say, label="  gate"))
+    return target, rollout, note, traffic_stack, lock, gate, client
 
 
 def _gate_slo(args: argparse.Namespace, inputs: Any, say: Callable[[str], None]) -> Any:
@@ -246,6 +249,7 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     from gpufleet.promote.inputs import InputsError, load_inputs
     from gpufleet.promote.kube import SkippedRolloutCheck
     from gpufleet.promote.live import describe, step_analysis, with_overrides
+    from gpufleet.promote.machine import Target
     from gpufleet.promote.plan import PlanError, build_plan
     from gpufleet.promote.session import run_promotion
 
@@ -271,14 +275,19 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             from gpufleet.commands import promote_rehearsal
             from gpufleet.promote.gates import LoadTestGate
 
+            from gpufleet.loadtest.progress import throttled
+            from gpufleet.moderation.local_stage import stage_in_front
+
             local = promote_rehearsal.start(args, inputs, plan, cleanup, audit, say)
-            target, stack, client, lock = local.target, local.stack, local.client, None  # nothing of the stack
+            stack, client, lock = local.stack, local.client, None  # nothing of the stack is touched
+            # a stack with a moderation stage is gated through it
+            target = Target(cleanup.enter_context(stage_in_front(args.stack, local.target.url)), local.target.model)
             rollout: Any = SkippedRolloutCheck(promote_rehearsal.LOCAL_SKIP_REASON)
             rollout_note = promote_rehearsal.LOCAL_SKIP_REASON
-            gate = local.rehearsal.gate(LoadTestGate(allow_remote=False))
+            gate = local.rehearsal.gate(LoadTestGate(allow_remote=False, on_progress=throttled(say, label="  gate")))
         else:
             target, rollout, rollout_note, stack, lock, gate, client = _cluster(args, inputs, audit, project.root,
-                                                                                stack_name)
+                                                                                stack_name, say)
         analyse = not args.dry_run or args.local  # a dry run on the stack shifts nothing to analyse
         note = describe(promotion, client.where) if analyse else f"none in a dry run (Prometheus at {client.where} answers)"
         for line in plan_lines(plan, target, dry_run=args.dry_run, settle_s=args.settle, rollout_note=rollout_note,
