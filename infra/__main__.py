@@ -1,12 +1,12 @@
-"""Entry point for `pulumi up` / `pulumi preview` (Pulumi.yaml: main: infra/)."""
+"""Entry point for the platform phase: `pulumi up` in the project root (Pulumi.yaml: main: infra/)."""
 
 import pulumi
 
 from gpufleet.core.errors import StackConfigError
-from gpufleet.infra.program import main
+from gpufleet.infra.program import PLATFORM, main
 
 try:
-    main()
+    main(PLATFORM)
 except StackConfigError as exc:
     # One line, no traceback: RunError is reported by the engine as a plain message.
     raise pulumi.RunError(str(exc)) from None

@@ -20,6 +20,18 @@ ALICLOUD_ACCOUNT = "1234567890123456"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIOFFLINEPREVIEW\n-----END CERTIFICATE-----\n").decode()
 
 
+def ack_offered_versions(args: dict[str, Any]) -> dict[str, Any]:
+    """DescribeKubernetesVersionMetadata as the catalog records it (gpufleet/core/catalog/ack_versions.yaml)."""
+    from gpufleet.core.catalog_ack import offered_ack_versions
+
+    versions = offered_ack_versions()
+    wanted = args.get("kubernetesVersion")
+    metadatas = [{"version": v, "runtimes": [{"name": "containerd", "version": "1.6.36"}]}
+                 for v in versions if not wanted or v == wanted]
+    return {"clusterType": args.get("clusterType", "ManagedKubernetes"), "profile": args.get("profile", "Default"),
+            "kubernetesVersion": wanted or "", "metadatas": metadatas, "id": "ack-versions"}
+
+
 class UnmockedDataSource(LookupError):
     """The program called a data source the offline engine cannot answer."""
 
@@ -41,14 +53,28 @@ class FleetMocks(pulumi.runtime.Mocks):
     stack: str
     region: str
     registrations: list[Registration] = field(default_factory=list)
+    # The platform phase's outputs: what the workloads phase's StackReference reads.
+    platform_outputs: dict[str, Any] = field(default_factory=dict)
+    platform_secrets: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------ resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), args.custom))
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(args)
         rid = f"{args.name}-{_short_hash(self.stack, args.typ, args.name)}"
         state = dict(args.inputs)
         state.update(self._computed(args.typ, args.name, rid, state))
         return rid, state
+
+    def _stack_reference(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """Answer a read of the platform stack with the platform phase's outputs; no platform preview, no answer."""
+        name = args.resource_id or str(args.inputs.get("name", ""))
+        if not self.platform_outputs:
+            raise UnmockedDataSource(f"offline preview has no outputs for stack reference {name!r}: "
+                                     "preview the platform phase first")
+        return name, {"name": name, "outputs": dict(self.platform_outputs),
+                      "secretOutputNames": list(self.platform_secrets)}
 
     def _computed(self, typ: str, name: str, rid: str, inputs: dict[str, Any]) -> dict[str, Any]:
         region, h = self.region, _short_hash(self.stack, name)
@@ -126,6 +152,8 @@ class FleetMocks(pulumi.runtime.Mocks):
         if token == "alicloud:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ALICLOUD_ACCOUNT, "arn": f"acs:ram::{ALICLOUD_ACCOUNT}:root",
                     "identityType": "Account", "id": ALICLOUD_ACCOUNT}
+        if token == "alicloud:cs/getKubernetesVersion:getKubernetesVersion":
+            return ack_offered_versions(args.args)
         if token == "alicloud:cs/getClusterCredential:getClusterCredential":
             cluster_id = args.args.get("clusterId", "")
             kubeconfig = (

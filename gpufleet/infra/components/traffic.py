@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -31,7 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -508,6 +509,8 @@ class TrafficRouterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # False: the load balancer is reachable only inside the VPC (see endpoint_is_public).
     public: bool = True
+    # The pinned Gateway API CRDs (gateway_crds.py): the controller and every custom resource wait for them.
+    crds: Sequence[pulumi.Resource] = ()
 
 
 def _unknown_output() -> pulumi.Output[str]:
@@ -592,10 +595,11 @@ class TrafficRouter(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=600,
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace, *self.network_policies])
+                k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace, *self.network_policies, *args.crds])
             ),
         )
-        after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.controller]))
+        after_crds = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[self.controller, *args.crds]))
         annotations = load_balancer_annotations(args.cloud, args.stack, args.tags, public=args.public)
         self.envoy_proxy = k8s.apiextensions.CustomResource(
             f"{name}-envoyproxy",
@@ -770,13 +774,14 @@ def build_traffic(
     traffic: TrafficConfig,
     releases: Iterable[str],
     opts: pulumi.ResourceOptions | None = None,
+    crds: Sequence[pulumi.Resource] = (),
 ) -> tuple[TrafficRouter, WeightedEndpoint | None]:
     """The router (after the model servers: pass them in `opts.depends_on`), the DNS record, the output.
 
     A VPC-only gateway (a China stack without a declared public endpoint) gets no
     public DNS record: a public name must never resolve to a private address.
     """
-    args = router_args(cfg, cluster, traffic, releases)
+    args = dataclasses.replace(router_args(cfg, cluster, traffic, releases), crds=tuple(crds))
     router = TrafficRouter(cfg.stack, args, opts)
     endpoint = WeightedEndpoint(cfg.stack, endpoint_args(cfg, traffic, router.address)) if args.public else None
     pulumi.export(OUTPUT_GATEWAY_ADDRESS, router.address)

@@ -1,0 +1,69 @@
+"""Infra-layer bindings per cloud: one registry instead of `if cfg.cloud == ...` branches.
+
+Each entry says how the platform phase builds the cloud's cluster, how the
+workloads phase reaches its API server (a fresh kubeconfig every run), and
+whether GPU nodes need the NVIDIA device plugin installed by us. Cloud facts
+that need no Pulumi (regions, registry hosts, DNS) live in gpufleet.core.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import pulumi
+
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.components.base import PlatformResult
+from gpufleet.infra.kubeconfig import ack_kubeconfig, cluster_of, eks_kubeconfig
+
+# Platform outputs each cloud's kubeconfig is built from (never a credential).
+AccessReader = Callable[[StackConfig, Callable[[str], pulumi.Output]], pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class CloudBinding:
+    build_platform: Callable[[StackConfig], PlatformResult]
+    kubeconfig: AccessReader
+    # EKS GPU AMIs carry the driver but not the device plugin; ACK GPU pools install their own.
+    installs_device_plugin: bool
+
+
+def _aws_platform(cfg: StackConfig) -> PlatformResult:
+    from gpufleet.infra.components.aws import AwsArgs, AwsGpuCluster
+    return AwsGpuCluster(cfg.stack, AwsArgs(config=cfg)).result
+
+
+def _alicloud_platform(cfg: StackConfig) -> PlatformResult:
+    from gpufleet.infra.components.alicloud import AlicloudArgs, AlicloudGpuCluster
+    return AlicloudGpuCluster(cfg.stack, AlicloudArgs(config=cfg)).result
+
+
+def _aws_kubeconfig(cfg: StackConfig, output: Callable[[str], pulumi.Output]) -> pulumi.Output[str]:
+    return pulumi.Output.all(output("clusterName"), output("clusterEndpoint"), output("clusterCa")).apply(
+        lambda a: json.dumps(eks_kubeconfig(a[0], a[1], a[2], cfg.region)))
+
+
+def _alicloud_kubeconfig(cfg: StackConfig, output: Callable[[str], pulumi.Output]) -> pulumi.Output[str]:
+    """Ask ACK for the API server and CA on every run (a 15-minute credential we discard);
+    authenticate with the ack-ram-tool exec plugin."""
+    import pulumi_alicloud as alicloud
+
+    cluster_id = output("clusterId")
+    credential = alicloud.cs.get_cluster_credential_output(cluster_id=cluster_id, temporary_duration_minutes=15)
+    return pulumi.Output.all(cluster_id, credential.kube_config).apply(
+        lambda a: json.dumps(ack_kubeconfig(a[0], *cluster_of(a[1]))))
+
+
+CLOUDS: dict[str, CloudBinding] = {
+    "aws": CloudBinding(_aws_platform, _aws_kubeconfig, installs_device_plugin=True),
+    "alicloud": CloudBinding(_alicloud_platform, _alicloud_kubeconfig, installs_device_plugin=False),
+}
+
+
+def binding(cloud: str) -> CloudBinding:
+    try:
+        return CLOUDS[cloud]
+    except KeyError:
+        raise ValueError(f"no infra binding for cloud {cloud!r} (allowed: {', '.join(sorted(CLOUDS))})") from None

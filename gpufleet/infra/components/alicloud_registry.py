@@ -1,0 +1,62 @@
+"""ACR Enterprise for a China stack: instance, namespace, one repository per pulled image, VPC link.
+
+Every repository names its namespace only by string, so each depends on the
+namespace explicitly (otherwise the two are created in parallel: a race). ACR
+Enterprise is bought as a prepaid subscription (the provider's `payment_type`
+accepts only `Subscription`): `pulumi destroy` deletes the instance but does
+not refund the term, so the preview and the cost output say so.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from gpufleet.core import naming
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.components.registries import acr_repositories
+
+ACR_NAMESPACE = "gpufleet"
+ACR_EDITION = "Standard"
+ACR_PAYMENT = "Subscription"
+ACR_PERIOD_MONTHS = 12
+ACR_REFUND_WARNING = (
+    "ACR Enterprise is a prepaid subscription (12 months, auto-renew): `pulumi destroy` deletes the instance "
+    "but does not refund the term; turn auto-renew off in the console before destroying a stack for good"
+)
+
+
+def acr_billing_facts() -> dict[str, object]:
+    """What the preview and the cost output show about the registry's billing."""
+    return {"service": "ACR Enterprise", "edition": ACR_EDITION, "billing": "subscription (prepaid)",
+            "periodMonths": ACR_PERIOD_MONTHS, "autoRenew": True, "refundable": False,
+            "payAsYouGo": "not offered for ACR Enterprise (the provider's payment_type accepts only Subscription)",
+            "warning": ACR_REFUND_WARNING}
+
+
+class AcrRegistry(pulumi.ComponentResource):
+    """The stack's ACR Enterprise instance with every repository the workloads phase pulls from."""
+
+    def __init__(self, name: str, cfg: StackConfig, vpc_id: pulumi.Input[str], vswitch_id: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpufleet:alicloud:AcrRegistry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.instance = alicloud.cr.RegistryEnterpriseInstance(
+            f"{name}-acr", instance_name=naming.acr_instance_name(cfg.stack), instance_type=ACR_EDITION,
+            payment_type=ACR_PAYMENT, period=ACR_PERIOD_MONTHS, renewal_status="AutoRenewal", renew_period=12,
+            image_scanner="ACR", tags=cfg.tags, opts=child)
+        self.namespace = alicloud.cs.RegistryEnterpriseNamespace(
+            f"{name}-acr-ns", instance_id=self.instance.id, name=ACR_NAMESPACE, auto_create=False,
+            default_visibility="PRIVATE", opts=child)
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        self.repositories = {
+            repo: alicloud.cs.RegistryEnterpriseRepo(
+                f"{name}-acr-{repo}", instance_id=self.instance.id, namespace=ACR_NAMESPACE, name=repo,
+                repo_type="PRIVATE", summary=f"{repo}, mirrored in-region by `gpufleet mirror`",
+                tag_immutability=True, opts=after_ns)
+            for repo in acr_repositories(cfg)}
+        self.vpc_link = alicloud.cr.VpcEndpointLinkedVpc(
+            f"{name}-acr-vpc", instance_id=self.instance.id, vpc_id=vpc_id, vswitch_id=vswitch_id,
+            module_name="Registry", enable_create_dns_record_in_pvzt=True, opts=child)
+        self.registry_url = pulumi.Output.from_input(f"{naming.acr_vpc_host(cfg.stack, cfg.region)}/{ACR_NAMESPACE}")
+        self.register_outputs({"instance_id": self.instance.id, "registry_url": self.registry_url})

@@ -1,0 +1,81 @@
+"""Every image (and chart) a stack's workloads phase pulls, and where it must be first.
+
+One list serves three jobs: the platform phase creates a registry repository
+for each (so nothing is created empty and awaited in the same run), `gpufleet
+mirror` copies each from upstream by digest, and `gpufleet doctor` checks each
+is present before the workloads phase runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpufleet.core.config import StackConfig
+from gpufleet.core.manifests import NVIDIA_DEVICE_PLUGIN_IMAGE, parse_image
+from gpufleet.core.workloads import fetcher_image, in_stack_registry
+from gpufleet.infra.components.traffic import (
+    ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_IMAGE, ENVOY_GATEWAY_VERSION, ENVOY_PROXY_IMAGE, ENVOY_RATELIMIT_IMAGE,
+)
+
+# Where an image named without a registry (`vllm-openai:<tag>@<digest>`) comes from upstream.
+UPSTREAM_OF_STACK_REPOS = {"vllm-openai": "docker.io/vllm/vllm-openai"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One pinned artifact: upstream source, the stack repository it must be in, tag and digest."""
+
+    source: str          # e.g. docker.io/envoyproxy/envoy
+    repository: str      # repository name inside the stack's registry namespace, e.g. envoy
+    tag: str
+    digest: str | None   # None only for charts (Helm pins by version)
+    kind: str = "image"  # image | chart
+
+    @property
+    def source_ref(self) -> str:
+        return f"{self.source}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+def _image(ref: str) -> Artifact:
+    parsed = parse_image(ref)
+    return Artifact(f"{parsed.host}/{parsed.repository}", parsed.repository.rsplit("/", 1)[-1],
+                    parsed.tag or "", parsed.digest)
+
+
+def release_artifacts(cfg: StackConfig) -> list[Artifact]:
+    """Model-server images that live in the stack's own registry (bare names, or already resolved to it)."""
+    found: dict[str, Artifact] = {}
+    for release in cfg.releases.values():
+        if not (in_stack_registry(release.image) or _in_own_registry(release.image)):
+            continue
+        parsed = parse_image(release.image)
+        repo = parsed.repository.rsplit("/", 1)[-1]
+        upstream = UPSTREAM_OF_STACK_REPOS.get(repo, f"docker.io/{repo}")
+        found[repo + (parsed.tag or "")] = Artifact(upstream, repo, parsed.tag or "", parsed.digest)
+    return sorted(found.values(), key=lambda a: (a.repository, a.tag))
+
+
+def stack_artifacts(cfg: StackConfig) -> list[Artifact]:
+    """What must be in the stack's registry before the workloads phase (China: everything it pulls)."""
+    items = release_artifacts(cfg)
+    if cfg.jurisdiction == "cn":
+        items += [_image(ENVOY_GATEWAY_IMAGE), _image(ENVOY_PROXY_IMAGE), _image(ENVOY_RATELIMIT_IMAGE),
+                  Artifact(ENVOY_GATEWAY_CHART.removeprefix("oci://"), "gateway-helm", ENVOY_GATEWAY_VERSION, None,
+                           kind="chart")]
+        fetcher = fetcher_image(cfg)
+        if fetcher and not in_stack_registry(fetcher) and not _in_own_registry(fetcher):
+            items.append(_image(fetcher))
+    return items
+
+
+def _in_own_registry(ref: str) -> bool:
+    return ".cr.aliyuncs.com/" in ref or ".dkr.ecr." in ref
+
+
+def repositories(cfg: StackConfig) -> list[str]:
+    """Repository names to create in the stack's registry (sorted, unique)."""
+    return sorted({a.repository for a in stack_artifacts(cfg)})
+
+
+def device_plugin_image() -> str:
+    return NVIDIA_DEVICE_PLUGIN_IMAGE

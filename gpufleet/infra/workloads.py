@@ -1,0 +1,73 @@
+"""The workloads phase: everything Kubernetes, through a provider built fresh from the platform's outputs.
+
+It runs after the platform phase and after `gpufleet mirror` / `gpufleet weights
+stage` (the runbook, docs/deploy.md), from where the private API server is
+reachable. It reads the platform stack's outputs through a StackReference, so
+the two phases share no state and a platform change never waits on a pod.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpufleet.core.config import StackConfig
+from gpufleet.core.workloads import gpu_plugin_params, release_params
+from gpufleet.infra.clouds import binding
+from gpufleet.infra.components.base import ClusterResult, gpu_node_selector, gpu_tolerations
+from gpufleet.infra.components.gateway_crds import GatewayApiCrds
+from gpufleet.infra.components.model_server import GpuDevicePlugin, GpuDevicePluginArgs, ModelServer, ModelServerArgs
+
+PLATFORM_PROJECT = "gpufleet"
+WORKLOADS_PROJECT = "gpufleet-workloads"
+
+
+def platform_stack_name(stack: str) -> str:
+    """The platform stack of this region: same stack name, the platform project, this organisation."""
+    return f"{pulumi.get_organization()}/{PLATFORM_PROJECT}/{stack}"
+
+
+def cluster_from_platform(cfg: StackConfig) -> ClusterResult:
+    """The platform's exports (required: a missing one fails the run before anything is created)."""
+    ref = pulumi.StackReference(f"{cfg.stack}-platform", stack_name=platform_stack_name(cfg.stack))
+    kubeconfig = pulumi.Output.secret(binding(cfg.cloud).kubeconfig(cfg, ref.require_output))
+    provider = k8s.Provider(f"{cfg.stack}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
+    return ClusterResult(
+        cluster_name=ref.require_output("clusterName"),
+        kubeconfig=kubeconfig,
+        provider=provider,
+        gpu_node_selector=gpu_node_selector(cfg),
+        gpu_tolerations=gpu_tolerations(),
+        registry_url=ref.require_output("registryUrl"),
+        weights_bucket_url=ref.require_output("weightsBucketUrl"),
+        weights_reader_role_arn=ref.require_output("weightsReaderRoleArn"),
+        vpc_id=ref.require_output("vpcId"),
+    )
+
+
+def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, ModelServer]:
+    """One ModelServer per configured release, through the cluster's explicit provider."""
+    if binding(cfg.cloud).installs_device_plugin:
+        GpuDevicePlugin(f"{cfg.stack}-nvidia", GpuDevicePluginArgs(gpu_plugin_params(cfg), cluster.provider))
+    late = {"weights_bucket_url": cluster.weights_bucket_url,
+            "weights_reader_role_arn": cluster.weights_reader_role_arn,
+            "registry_url": cluster.registry_url}
+    return {name: ModelServer(f"{cfg.stack}-{name}",
+                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late))
+            for name, release in cfg.releases.items()}
+
+
+def run_workloads(cfg: StackConfig) -> None:
+    cluster = cluster_from_platform(cfg)
+    servers = deploy_model_servers(cfg, cluster)
+    pulumi.export("phase", "workloads")
+    pulumi.export("platformStack", platform_stack_name(cfg.stack))
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("releases", {name: {"model": cfg.releases[name].model, "namespace": server.namespace,
+                                      "endpoint": server.endpoint, "replicas": cfg.releases[name].replicas}
+                               for name, server in servers.items()})
+    if cfg.traffic is not None:
+        from gpufleet.infra.components.traffic import build_traffic
+        crds = GatewayApiCrds(f"{cfg.stack}-gateway-api", cluster.provider)
+        build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
+                      pulumi.ResourceOptions(depends_on=list(servers.values())), crds=list(crds.crds.values()))
