@@ -187,7 +187,9 @@ def _run_phase(stack: str, phase: str, program: Callable[[], None], raw: dict[st
     _usable_event_loop()
     settings.ROOT.set(None)
     set_all_config(_flatten_config(raw), secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    # "organization" is what a self-managed (file or object-store) backend calls every organisation.
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor,
+                             organization="organization")
     settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes its own
     error = None
     try:
