@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Callable
 import pulumi
 from pulumi.runtime import mocks as runtime_mocks
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -62,6 +64,7 @@ class PhasePreview:
     error: str | None
     resources: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
+    data_sources: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # invokes, in order
 
 
 @dataclass
@@ -85,7 +88,8 @@ class StackPreview:
             "resources": [r.as_json() for r in self.resources],
             "outputs": self.outputs,
             "phases": [{"phase": p.phase, "project": p.project, "ok": p.ok, "error": p.error,
-                        "resources": p.resources, "outputs": p.outputs} for p in self.phases],
+                        "resources": p.resources, "outputs": p.outputs,
+                        "dataSources": sorted({token for token, _ in p.data_sources})} for p in self.phases],
         }
 
 
@@ -113,17 +117,28 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
         super().__init__(mocks)
         self.outputs = {}
         self.graph: list[GraphNode] = []  # one per registration, in the mocks' order
+        # The SDK registers from several threads; the lock keeps each mock registration and its graph node paired.
+        self._lock = threading.Lock()
+
+    def GetDeploymentInfo(self, request):
+        """As the real engine does, gate invokes on their dependencies (all registered already here), so an
+        invoke whose argument comes from a read (the platform's StackReference) is answered, not skipped."""
+        info = super().GetDeploymentInfo(request)
+        info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
+        return info
 
     def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.graph.append(node_from_register(response.urn, request))
-        return response
+        with self._lock:
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                self.graph.append(node_from_register(response.urn, request))
+            return response
 
     def ReadResource(self, request):
-        response = super().ReadResource(request)
-        self.graph.append(node_from_read(response.urn, request))
-        return response
+        with self._lock:
+            response = super().ReadResource(request)
+            self.graph.append(node_from_read(response.urn, request))
+            return response
 
     def RegisterResourceOutputs(self, request):
         if "::pulumi:pulumi:Stack::" in request.urn:
@@ -202,7 +217,8 @@ def _run_phase(stack: str, phase: str, program: Callable[[], None], raw: dict[st
     views = [ResourceView(r.type, r.name, _unsecret(r.inputs), phase, g.urn, g.parent, g.provider, g.depends_on, g.refs)
              for r, g in zip(mocks.registrations, monitor.graph)]
     outputs = {} if error else monitor.outputs
-    return PhasePreview(phase, project, error is None, error, len(views), _unsecret(outputs)), views, outputs
+    calls = [(token, _unsecret(args)) for token, args in mocks.calls]
+    return PhasePreview(phase, project, error is None, error, len(views), _unsecret(outputs), calls), views, outputs
 
 
 def preview_stack(stack: str, program: Callable[[], None] | None = None, text: str | None = None,

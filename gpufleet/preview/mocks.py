@@ -56,6 +56,7 @@ class FleetMocks(pulumi.runtime.Mocks):
     # The platform phase's outputs: what the workloads phase's StackReference reads.
     platform_outputs: dict[str, Any] = field(default_factory=dict)
     platform_secrets: list[str] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every data source asked, in order
 
     # ------------------------------------------------------------ resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
@@ -134,6 +135,7 @@ class FleetMocks(pulumi.runtime.Mocks):
     # ------------------------------------------------------------ data sources
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
         token = args.token
+        self.calls.append((token, dict(args.args)))
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": AWS_ACCOUNT, "arn": f"arn:aws:iam::{AWS_ACCOUNT}:user/offline-preview",
                     "userId": "AIDAOFFLINEPREVIEW", "id": AWS_ACCOUNT}

@@ -56,6 +56,8 @@ class AwsNetwork(pulumi.ComponentResource):
 
         self.private_subnets: list[aws.ec2.Subnet] = []
         self.private_route_tables: list[aws.ec2.RouteTable] = []
+        # What a node needs before it boots: its subnet's default route through a NAT gateway.
+        self.egress: list[pulumi.Resource] = []
         for zone, private_cidr, public_cidr in zip(cfg.network.zones, private_cidrs, public_cidrs):
             public = aws.ec2.Subnet(
                 f"{name}-public-{zone}", vpc_id=self.vpc.id, cidr_block=public_cidr, availability_zone=zone,
@@ -75,8 +77,9 @@ class AwsNetwork(pulumi.ComponentResource):
                 f"{name}-private-rt-{zone}", vpc_id=self.vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
                 tags=tags, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id,
-                                          route_table_id=rt.id, opts=child)
+            assoc = aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id,
+                                                  route_table_id=rt.id, opts=child)
+            self.egress += [nat, assoc]
             self.private_subnets.append(private)
             self.private_route_tables.append(rt)
 
@@ -211,10 +214,9 @@ class AwsGpuCluster(pulumi.ComponentResource):
 
         vpc_cni = addon("vpc-cni", cni_role, configuration=VPC_CNI_CONFIGURATION)
         addon("kube-proxy")
-        self.system_pool = self._node_group(f"{name}-system", cfg, "system", cfg.system_pool, node_role, key,
-                                            [*node_policies, vpc_cni])
-        self.gpu_pool = self._node_group(f"{name}-gpu", cfg, "gpu", cfg.gpu_pool, node_role, key,
-                                         [*node_policies, vpc_cni])
+        after = [*node_policies, vpc_cni, *self.network.egress]
+        self.system_pool = self._node_group(f"{name}-system", cfg, "system", cfg.system_pool, node_role, key, after)
+        self.gpu_pool = self._node_group(f"{name}-gpu", cfg, "gpu", cfg.gpu_pool, node_role, key, after)
         addon("coredns", after=[self.system_pool])  # CoreDNS needs nodes to schedule on
 
         weights_role = self._irsa_role(f"{name}-weights-reader", issuer_host, MODEL_SERVER_SA_SUBJECT, tags)
