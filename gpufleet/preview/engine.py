@@ -190,6 +190,18 @@ def _plain_outputs(outputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return plain, secret
 
 
+def _config_error_in(exc: BaseException) -> StackConfigError | None:
+    """A StackConfigError, raised directly or from inside an apply (the SDK wraps those in ValueErrors)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StackConfigError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _run_phase(stack: str, phase: str, program: Callable[[], None], raw: dict[str, Any], secret_keys: list[str],
                region: str, platform: dict[str, Any] | None) -> tuple[PhasePreview, list[ResourceView], dict[str, Any]]:
     """One phase under fresh mocks; returns the summary, the resources and the raw outputs."""
@@ -209,8 +221,11 @@ def _run_phase(stack: str, phase: str, program: Callable[[], None], raw: dict[st
     error = None
     try:
         _sync_await(run_in_stack(program))
-    except StackConfigError as exc:
-        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - only config errors are reported; anything else re-raises
+        config_error = _config_error_in(exc)
+        if config_error is None:
+            raise
+        error = str(config_error)
     finally:
         set_all_config({}, [])
         settings.ROOT.set(None)
