@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "loadtest",
     "promote",
     "prices",
+    "doctor",
+    "mirror",
+    "weights",
 )
 
 
