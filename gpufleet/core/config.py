@@ -62,7 +62,7 @@ class Network(_Model):
     vpc_cidr: str
     zones: tuple[str, ...]
     service_cidr: str
-    # Alibaba ACK with Flannel needs a pod CIDR; on AWS pods take VPC addresses (VPC CNI).
+    # Alibaba ACK with Terway: pod vSwitches on this VPC secondary CIDR; on AWS pods take VPC addresses (VPC CNI).
     pod_cidr: str | None = None
 
 
@@ -238,7 +238,7 @@ def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
     cidrs = {"vpcCidr": net.vpc_cidr, "serviceCidr": net.service_cidr}
     if cfg.cloud == "alicloud":
         if net.pod_cidr is None:
-            raise ConfigError(f"{PROJECT}:network.podCidr", "is required on alicloud (ACK Flannel pod network), e.g. 172.20.0.0/16")
+            raise ConfigError(f"{PROJECT}:network.podCidr", "is required on alicloud (ACK Terway pod vSwitches, a VPC secondary CIDR block), e.g. 172.20.0.0/16")
         cidrs["podCidr"] = net.pod_cidr
     elif net.pod_cidr is not None:
         raise ConfigError(f"{PROJECT}:network.podCidr", "must not be set on aws (the VPC CNI gives pods VPC addresses)")
