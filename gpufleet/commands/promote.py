@@ -196,7 +196,8 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             from gpufleet.promote.automation import PulumiStack, StackUnavailable
 
             try:
-                pulumi_stack = PulumiStack(args.stack, args.root or PROJECT_ROOT)
+                # The HTTPRoute, the gateway address and the kubeconfig live in the workloads phase's stack.
+                pulumi_stack = PulumiStack(args.stack, (args.root or PROJECT_ROOT) / "workloads")
                 outputs = pulumi_stack.outputs()
             except StackUnavailable as exc:
                 raise CannotRun(str(exc)) from None
