@@ -142,3 +142,11 @@ def test_an_ack_version_the_region_does_not_offer_is_one_line(monkeypatch):
     assert p.error == ("stack 'prod-cn-hangzhou': gpufleet:cluster.kubernetesVersion: ACK in cn-hangzhou offers no "
                        "1.34.x for new clusters (offered: 1.33.3-aliyun.1, 1.35.0-aliyun.1)")
     assert not [r for r in p.resources if r.phase == "workloads"]
+
+
+def test_cost_report_says_how_the_registry_is_billed(capsys):
+    from gpufleet.cli import main
+    assert main(["cost"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if ": registry " in line]
+    assert sorted(line.split(":", 1)[0] for line in lines) == sorted(ALI)
+    assert all("subscription (prepaid)" in line and "does not refund the term" in line for line in lines)

@@ -14,24 +14,15 @@ import pulumi_alicloud as alicloud
 
 from gpufleet.core import naming
 from gpufleet.core.config import StackConfig
+from gpufleet.core.registry_billing import ACR_EDITION, ACR_PAYMENT, ACR_PERIOD_MONTHS, registry_billing
 from gpufleet.infra.components.registries import acr_repositories
 
 ACR_NAMESPACE = "gpufleet"
-ACR_EDITION = "Standard"
-ACR_PAYMENT = "Subscription"
-ACR_PERIOD_MONTHS = 12
-ACR_REFUND_WARNING = (
-    "ACR Enterprise is a prepaid subscription (12 months, auto-renew): `pulumi destroy` deletes the instance "
-    "but does not refund the term; turn auto-renew off in the console before destroying a stack for good"
-)
 
 
 def acr_billing_facts() -> dict[str, object]:
     """What the preview and the cost output show about the registry's billing."""
-    return {"service": "ACR Enterprise", "edition": ACR_EDITION, "billing": "subscription (prepaid)",
-            "periodMonths": ACR_PERIOD_MONTHS, "autoRenew": True, "refundable": False,
-            "payAsYouGo": "not offered for ACR Enterprise (the provider's payment_type accepts only Subscription)",
-            "warning": ACR_REFUND_WARNING}
+    return registry_billing("alicloud")
 
 
 class AcrRegistry(pulumi.ComponentResource):

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from gpufleet.core import iam_documents as docs, naming
 from gpufleet.core.config import StackConfig, NodePool
 from gpufleet.core.netplan import plan_subnets
+from gpufleet.core.registry_billing import registry_billing
 from gpufleet.infra.components.base import (
     GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, PlatformResult, pool_labels, resource_name,
 )
@@ -235,8 +236,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             access={"clusterEndpoint": self.cluster.endpoint,
                     "clusterCa": self.cluster.certificate_authority.data,
                     "oidcProviderArn": self.oidc.arn},
-            registry={"service": "Amazon ECR (private)", "edition": "standard", "billing": "pay-as-you-go",
-                      "refundable": True, "warning": ""},
+            registry=registry_billing("aws"),
         )
         self.register_outputs({"cluster_name": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidc_provider_arn": self.oidc.arn})
