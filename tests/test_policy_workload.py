@@ -261,3 +261,7 @@ def test_a_shipped_stack_with_flannel_fails_the_preview(tmp_path, monkeypatch):
     results = run_policies_for_previews([preview])["prod-cn-hangzhou"]
     assert [(r.policy, r.level) for r in results if r.policy == "network-policy-enforced"] == [
         ("network-policy-enforced", "mandatory")]
+    # ... and the default-deny policies no longer count as met: each protected namespace is reported.
+    unenforced = sorted(r.message for r in results if r.policy == "network-default-deny")
+    assert unenforced and all("is not enforced by the cluster's CNI" in m for m in unenforced)
+    assert {"namespace 'llm-blue'", "namespace 'llm-green'", "namespace 'gateway'"} <= {m.split(":")[0] for m in unenforced}
