@@ -43,12 +43,13 @@ def urn_of(preview, typ: str, suffix: str) -> str:
 @pytest.mark.parametrize("stack", ALI)
 def test_every_acr_repository_depends_on_its_namespace(stack):
     p = cached_preview(stack)
-    (namespace,) = by_type(p, "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace")
+    namespaces = {n.inputs["name"]: n.urn for n in
+                  by_type(p, "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace")}
+    assert set(namespaces) == {"gpufleet", "gpufleet-charts"}
     repos = by_type(p, "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo")
     assert repos
     for repo in repos:
-        assert repo.inputs["namespace"] == namespace.inputs["name"]
-        assert namespace.urn in repo.depends_on, repo.name  # linked only by name, so explicit
+        assert namespaces[repo.inputs["namespace"]] in repo.depends_on, repo.name  # linked only by name
 
 
 @pytest.mark.parametrize("stack", ALI)
@@ -99,15 +100,18 @@ def test_every_custom_resource_depends_on_its_crd_installation(stack):
     crds = {r.inputs["spec"]["names"]["kind"]: r.urn
             for r in by_type(p, "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")}
     assert set(crds) == set(crd_kinds()) == {"GatewayClass", "Gateway", "HTTPRoute"}
-    (helm,) = by_type(p, "kubernetes:helm.sh/v3:Release")  # installs Envoy Gateway's CRDs (and ReferenceGrant)
+    # The Helm release that installs each other group's CRDs (Envoy Gateway also bundles ReferenceGrant's).
+    helm = {r.inputs["name"]: r.urn for r in by_type(p, "kubernetes:helm.sh/v3:Release")}
+    installers = {"gateway.envoyproxy.io": helm["eg"], "gateway.networking.k8s.io": helm["eg"], "keda.sh": helm["keda"],
+                  "karpenter.sh": helm.get("karpenter"), "karpenter.k8s.aws": helm.get("karpenter")}
     custom = [r for r in p.resources if r.type.startswith("kubernetes:") and not r.type.startswith(BUILTIN_GROUPS)]
     assert {r.type.rsplit(":", 1)[-1] for r in custom} >= {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant",
-                                                           "EnvoyProxy"}
+                                                           "EnvoyProxy", "ScaledObject"}
     for r in custom:
-        kind = r.type.rsplit(":", 1)[-1]
-        installer = crds.get(kind, helm.urn)
-        assert installer in closure(r.urn, graph), f"{r.name} ({kind}) does not wait for its CRD"
-    assert set(crds.values()) <= closure(helm.urn, graph)  # Helm then skips its older bundled copies
+        kind, group = r.type.rsplit(":", 1)[-1], r.type.split(":")[1].rsplit("/", 1)[0]
+        installer = crds.get(kind, installers[group])
+        assert installer and installer in closure(r.urn, graph), f"{r.name} ({kind}) does not wait for its CRD"
+    assert set(crds.values()) <= closure(helm["eg"], graph)  # Helm then skips its older bundled copies
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -65,7 +65,7 @@ def test_acr_credential_helper_serves_the_stack_registry_to_every_namespace_that
     (instance,) = of_type(p, "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance")
     assert config["AcrInstanceInfo"][0]["instanceId"].startswith(instance.name)
     assert config["AcrInstanceInfo"][0]["regionId"] == load_stack(stack).region
-    assert set(config["watchNamespace"].split(",")) == {"gateway"} | {f"llm-{r}" for r in load_stack(stack).releases}
+    assert set(config["watchNamespace"].split(",")) == {"gateway", "keda"} | {f"llm-{r}" for r in load_stack(stack).releases}
     pools = {r.urn for r in of_type(p, "alicloud:cs/nodePool:NodePool") if r.name.endswith("-system")}
     assert pools <= set(helper.depends_on) and helper.refs["config"] == [instance.urn]
 

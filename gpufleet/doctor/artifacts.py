@@ -33,10 +33,11 @@ def ecr_digest(api: Api, cfg: StackConfig, outputs: dict[str, Any], a: Artifact)
 
 def acr_digest(api: Api, cfg: StackConfig, outputs: dict[str, Any], a: Artifact) -> str | None:
     instance = outputs.get("registryInstanceId", "")
+    key = a.repository if a.namespace is None else f"{a.namespace}/{a.repository}"
     try:
-        repo = api.call("cr", "GetRepository", a.repository, InstanceId=instance,
-                        RepoNamespaceName="gpufleet", RepoName=a.repository)
-        tags = api.call("cr", "ListRepoTag", a.repository, InstanceId=instance, RepoId=repo.get("RepoId", ""))
+        repo = api.call("cr", "GetRepository", key, InstanceId=instance,
+                        RepoNamespaceName=a.namespace or "gpufleet", RepoName=a.repository)
+        tags = api.call("cr", "ListRepoTag", key, InstanceId=instance, RepoId=repo.get("RepoId", ""))
     except ApiError as exc:
         if exc.code in ("REPO_NOT_EXIST", "RepositoryNotFound"):
             return None
@@ -58,16 +59,16 @@ def image_findings(api: Api, cfg: StackConfig, outputs: dict[str, Any]) -> list[
     read = DIGEST_READERS[cfg.cloud]
     found: list[Finding] = []
     for a in stack_artifacts(cfg):
-        subject = f"{a.repository}:{a.tag}"
+        subject = f"{a.namespace + '/' if a.namespace else ''}{a.repository}:{a.tag}"
         digest = _normalise(read(api, cfg, outputs, a))
         fix = f"gpufleet mirror --stack {cfg.stack}"
         if digest is None:
-            found.append(failed("image", subject, f"not in the stack's registry ({outputs.get('registryUrl', '?')})", fix))
+            found.append(failed(a.kind, subject, f"not in the stack's registry ({outputs.get('registryUrl', '?')})", fix))
         elif a.digest and digest != a.digest:
-            found.append(failed("image", subject, f"digest {digest} is not the pinned {a.digest}",
+            found.append(failed(a.kind, subject, f"digest {digest} is not the pinned {a.digest}",
                                 f"{fix} (tags are immutable: delete the wrong tag first)"))
         else:
-            found.append(passed("image", subject, f"present, {digest}"))
+            found.append(passed(a.kind, subject, f"present, {digest}"))
     return found
 
 

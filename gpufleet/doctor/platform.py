@@ -42,6 +42,8 @@ ALICLOUD_ROLES = {
     "AliyunCSManagedSecurityRole": "Secrets are envelope-encrypted with the stack's KMS key",
     "AliyunCSManagedAutoScalerRole": "node pools scale (ESS scaling groups)",
     "AliyunECSDiskEncryptDefaultRole": "node system disks are encrypted with the stack's KMS key",
+    "AliyunOOSLifecycleHook4CSRole": "node pools scale (lifecycle hooks of the scaling group)",
+    "AliyunServiceRoleForAutoScaling": "node pools scale (ESS service-linked role)",
 }
 ALICLOUD_AUTHORISE = "https://ram.console.aliyun.com/role/authorize"
 

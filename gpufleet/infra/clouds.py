@@ -8,9 +8,10 @@ that need no Pulumi (regions, registry hosts, DNS) live in gpufleet.core.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import pulumi
 
@@ -28,11 +29,24 @@ class CloudBinding:
     kubeconfig: AccessReader
     # EKS GPU AMIs carry the driver but not the device plugin; ACK GPU pools install their own.
     installs_device_plugin: bool
+    # Kubernetes-side node provisioning the workloads phase installs (Karpenter on EKS; ACK pools scale alone).
+    node_provisioner: Callable[[StackConfig, Callable[[str], pulumi.Output], Any], Any] | None = None
 
 
 def _aws_platform(cfg: StackConfig) -> PlatformResult:
+    from gpufleet.infra.autoscaling_wiring import karpenter_iam_for
     from gpufleet.infra.components.aws import AwsArgs, AwsGpuCluster
-    return AwsGpuCluster(cfg.stack, AwsArgs(config=cfg)).result
+    eks = AwsGpuCluster(cfg.stack, AwsArgs(config=cfg))
+    iam = karpenter_iam_for(cfg, eks)
+    # GPU nodes come from Karpenter; the workloads phase installs it with these.
+    return dataclasses.replace(eks.result, access={
+        **eks.result.access, "karpenterQueueName": iam.queue.name, "karpenterRoleArn": iam.role.arn,
+        "nodeRoleName": eks.node_role.name, "kmsKeyArn": eks.key.arn})
+
+
+def _aws_nodes(cfg: StackConfig, output: Callable[[str], pulumi.Output], cluster: Any) -> Any:
+    from gpufleet.infra.autoscaling_wiring import karpenter_nodes_for
+    return karpenter_nodes_for(cfg, output, cluster)
 
 
 def _alicloud_platform(cfg: StackConfig) -> PlatformResult:
@@ -57,7 +71,7 @@ def _alicloud_kubeconfig(cfg: StackConfig, output: Callable[[str], pulumi.Output
 
 
 CLOUDS: dict[str, CloudBinding] = {
-    "aws": CloudBinding(_aws_platform, _aws_kubeconfig, installs_device_plugin=True),
+    "aws": CloudBinding(_aws_platform, _aws_kubeconfig, installs_device_plugin=True, node_provisioner=_aws_nodes),
     "alicloud": CloudBinding(_alicloud_platform, _alicloud_kubeconfig, installs_device_plugin=False),
 }
 

@@ -30,6 +30,7 @@ class Artifact:
     tag: str
     digest: str | None   # None only for charts (Helm pins by version)
     kind: str = "image"  # image | chart
+    namespace: str | None = None  # registry namespace when not the stack's own (ACR: charts)
 
     @property
     def source_ref(self) -> str:
@@ -62,10 +63,23 @@ def stack_artifacts(cfg: StackConfig) -> list[Artifact]:
         items += [_image(ENVOY_GATEWAY_IMAGE), _image(ENVOY_PROXY_IMAGE), _image(ENVOY_RATELIMIT_IMAGE),
                   Artifact(ENVOY_GATEWAY_CHART.removeprefix("oci://"), "gateway-helm", ENVOY_GATEWAY_VERSION, None,
                            kind="chart")]
+        items += keda_artifacts()
         fetcher = fetcher_image(cfg)
         if fetcher and not in_stack_registry(fetcher) and not _in_own_registry(fetcher):
             items.append(_image(fetcher))
     return items
+
+
+def keda_artifacts() -> list[Artifact]:
+    """KEDA's images and chart (classic Helm repository), which China stacks take from their ACR."""
+    from gpufleet.core.autoscaling_addons import catalog
+
+    from gpufleet.core.autoscaling_addons import CHARTS_NAMESPACE
+
+    keda = catalog()["keda"]
+    return [_image(ref) for _, ref in sorted(keda["images"].items())] + [
+        Artifact(f"{keda['repo'].rstrip('/')}/{keda['chart']}", keda["chart"], keda["version"], None, kind="chart",
+                 namespace=CHARTS_NAMESPACE)]
 
 
 def _in_own_registry(ref: str) -> bool:
@@ -73,8 +87,17 @@ def _in_own_registry(ref: str) -> bool:
 
 
 def repositories(cfg: StackConfig) -> list[str]:
-    """Repository names to create in the stack's registry (sorted, unique)."""
-    return sorted({a.repository for a in stack_artifacts(cfg)})
+    """Repository names to create in the stack's own registry namespace (sorted, unique)."""
+    return sorted({a.repository for a in stack_artifacts(cfg) if a.namespace is None})
+
+
+def namespaced_repositories(cfg: StackConfig) -> dict[str, list[str]]:
+    """Repositories in other namespaces of the registry (ACR: charts), by namespace."""
+    found: dict[str, set[str]] = {}
+    for a in stack_artifacts(cfg):
+        if a.namespace is not None:
+            found.setdefault(a.namespace, set()).add(a.repository)
+    return {ns: sorted(repos) for ns, repos in sorted(found.items())}
 
 
 def device_plugin_image() -> str:

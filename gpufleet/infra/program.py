@@ -57,13 +57,16 @@ def export_platform(cfg: StackConfig, platform: PlatformResult, cost: dict) -> N
 def stack_cost(cfg: StackConfig) -> dict:
     """The cost export; an instance type without a price stops the program like bad config."""
     from gpufleet.core.cost import PriceNotFoundError, compute_stack_cost, default_price_catalog, stack_cost_outputs
-    from gpufleet.core.cost_inputs import cost_inputs_for, fx_for
+    from gpufleet.core.cost.capacity import capacity_outputs
+    from gpufleet.core.cost_inputs import cost_inputs_for, fx_for, gpu_pool_range
     try:
         cost = compute_stack_cost(cost_inputs_for(cfg), default_price_catalog(), fx_for(cfg))
+        capacity = capacity_outputs(gpu_pool_range(cfg), default_price_catalog(), fx_for(cfg))
     except PriceNotFoundError as exc:
         key = "gpufleet:gpuPool.instanceType" if cfg.gpu_pool.instance_type in str(exc) else "gpufleet:systemPool.instanceType"
         raise StackConfigError(cfg.stack, key, str(exc).removeprefix(f"stack '{cfg.stack}': ")) from None
-    return stack_cost_outputs(cost)
+    # the GPU pool's floor, desired size and ceiling across the instance types it may use
+    return {**stack_cost_outputs(cost), "gpu_capacity": capacity}
 
 
 def main(phase: str = PLATFORM) -> None:

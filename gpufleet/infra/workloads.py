@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from gpufleet.core.config import StackConfig
 from gpufleet.core.workloads import gpu_plugin_params, release_params
+from gpufleet.infra.autoscaling_wiring import keda_for
 from gpufleet.infra.clouds import binding
 from gpufleet.infra.components.base import ClusterResult, gpu_node_selector, gpu_tolerations
 from gpufleet.infra.components.gateway_crds import GatewayApiCrds
@@ -27,9 +28,12 @@ def platform_stack_name(stack: str) -> str:
     return f"{pulumi.get_organization()}/{PLATFORM_PROJECT}/{stack}"
 
 
-def cluster_from_platform(cfg: StackConfig) -> ClusterResult:
+def platform_reference(cfg: StackConfig) -> pulumi.StackReference:
+    return pulumi.StackReference(f"{cfg.stack}-platform", stack_name=platform_stack_name(cfg.stack))
+
+
+def cluster_from_platform(cfg: StackConfig, ref: pulumi.StackReference) -> ClusterResult:
     """The platform's exports (required: a missing one fails the run before anything is created)."""
-    ref = pulumi.StackReference(f"{cfg.stack}-platform", stack_name=platform_stack_name(cfg.stack))
     kubeconfig = pulumi.Output.secret(binding(cfg.cloud).kubeconfig(cfg, ref.require_output))
     provider = k8s.Provider(f"{cfg.stack}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
     return ClusterResult(
@@ -52,13 +56,19 @@ def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, 
     late = {"weights_bucket_url": cluster.weights_bucket_url,
             "weights_reader_role_arn": cluster.weights_reader_role_arn,
             "registry_url": cluster.registry_url}
+    keda = keda_for(cfg, cluster)  # the ScaledObjects wait for its CRDs
     return {name: ModelServer(f"{cfg.stack}-{name}",
-                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late))
+                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late,
+                                              keda=[keda.release]))
             for name, release in cfg.releases.items()}
 
 
 def run_workloads(cfg: StackConfig) -> None:
-    cluster = cluster_from_platform(cfg)
+    ref = platform_reference(cfg)
+    cluster = cluster_from_platform(cfg, ref)
+    nodes = binding(cfg.cloud).node_provisioner
+    if nodes is not None:
+        nodes(cfg, ref.require_output, cluster)
     servers = deploy_model_servers(cfg, cluster)
     pulumi.export("phase", "workloads")
     pulumi.export("platformStack", platform_stack_name(cfg.stack))

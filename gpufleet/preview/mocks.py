@@ -32,6 +32,16 @@ def ack_offered_versions(args: dict[str, Any]) -> dict[str, Any]:
             "kubernetesVersion": wanted or "", "metadatas": metadatas, "id": "ack-versions"}
 
 
+def _has_unknown(value: Any) -> bool:
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_unknown(v) for v in value)
+    return isinstance(value, pulumi.output.Unknown) or value == rpc.UNKNOWN
+
+
 class UnmockedDataSource(LookupError):
     """The program called a data source the offline engine cannot answer."""
 
@@ -74,6 +84,10 @@ class FleetMocks(pulumi.runtime.Mocks):
         if not self.platform_outputs:
             raise UnmockedDataSource(f"offline preview has no outputs for stack reference {name!r}: "
                                      "preview the platform phase first")
+        unknown = sorted(k for k, v in self.platform_outputs.items() if _has_unknown(v))
+        if unknown:  # a real platform stack's outputs are all known after `pulumi up`
+            raise UnmockedDataSource(f"platform outputs {', '.join(unknown)} are unknown in the offline preview; "
+                                     "compute them in FleetMocks._computed (gpufleet/preview/mocks.py)")
         return name, {"name": name, "outputs": dict(self.platform_outputs),
                       "secretOutputNames": list(self.platform_secrets)}
 
@@ -107,6 +121,10 @@ class FleetMocks(pulumi.runtime.Mocks):
                 out.update(arn=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}")
             elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 out.update(latestVersion=1, defaultVersion=1)
+            elif typ == "aws:sqs/queue:Queue":
+                queue = inputs.get("name") or f"{name}-{h}"
+                out.update(name=queue, url=f"https://sqs.{region}.amazonaws.com/{AWS_ACCOUNT}/{queue}",
+                           arn=f"arn:aws:sqs:{region}:{AWS_ACCOUNT}:{queue}")
             elif typ == "aws:ec2/eip:Eip":
                 out.update(publicIp=f"198.51.100.{int(h[:2], 16) % 250 + 1}", allocationId=f"eipalloc-{h}")
             return out

@@ -44,7 +44,9 @@ def plan_copies(artifacts: Sequence[Artifact], registry_url: str) -> list[Copy]:
     for a in artifacts:
         source = f"{a.source}@{a.digest}" if a.digest else f"{a.source}:{a.tag}"
         scheme = "oci://" if a.kind == "chart" else "docker://"
-        copies.append(Copy(a, f"{scheme}{source}", f"{scheme}{registry}/{a.repository}:{a.tag}"))
+        origin = source if source.startswith(("https://", "http://")) else f"{scheme}{source}"
+        target = registry if a.namespace is None else f"{registry.rsplit('/', 1)[0]}/{a.namespace}"
+        copies.append(Copy(a, origin, f"{scheme}{target}/{a.repository}:{a.tag}"))
     return copies
 
 
@@ -98,8 +100,13 @@ def copy_chart(c: Copy, *, runner: Runner = subprocess.run) -> str:
     helm = _tool("helm")
     source, _, version = c.source.removeprefix("oci://").rpartition(":")
     destination = c.destination.removeprefix("oci://").rpartition("/")[0]
+    if source.startswith(("https://", "http://")):  # a classic Helm repository: <repo URL>/<chart>
+        repo, _, chart = source.rpartition("/")
+        pull = [helm, "pull", chart, "--repo", repo, "--version", version]
+    else:
+        pull = [helm, "pull", f"oci://{source}", "--version", version]
     with tempfile.TemporaryDirectory() as tmp:
-        _run(runner, [helm, "pull", f"oci://{source}", "--version", version, "--destination", tmp])
+        _run(runner, [*pull, "--destination", tmp])
         (package,) = Path(tmp).glob("*.tgz")
         digest = "sha256:" + hashlib.sha256(package.read_bytes()).hexdigest()
         _run(runner, [helm, "push", str(package), f"oci://{destination}"])

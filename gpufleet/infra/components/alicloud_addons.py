@@ -66,9 +66,10 @@ def offered_version(cfg: StackConfig, parent: pulumi.Resource) -> pulumi.Output[
 
 def acr_helper_config(cfg: StackConfig, instance_id: str) -> str:
     """Which ACR instance and domains the helper issues pull secrets for, and into which namespaces."""
+    from gpufleet.core.autoscaling_addons import KEDA_NAMESPACE
     from gpufleet.infra.components.traffic import GATEWAY_NAMESPACE
     host = acr_instance_name(cfg.stack)
-    namespaces = sorted({release_namespace(r) for r in cfg.releases} | {GATEWAY_NAMESPACE})
+    namespaces = sorted({release_namespace(r) for r in cfg.releases} | {GATEWAY_NAMESPACE, KEDA_NAMESPACE})
     return json.dumps({
         "AcrInstanceInfo": [{
             "instanceId": instance_id, "regionId": cfg.region,

@@ -16,6 +16,7 @@ from gpufleet.core import naming
 from gpufleet.core.config import StackConfig
 from gpufleet.core.registry_billing import ACR_EDITION, ACR_PAYMENT, ACR_PERIOD_MONTHS, registry_billing
 from gpufleet.infra.components.registries import acr_repositories
+from gpufleet.infra.images import namespaced_repositories
 
 ACR_NAMESPACE = "gpufleet"
 
@@ -39,13 +40,22 @@ class AcrRegistry(pulumi.ComponentResource):
         self.namespace = alicloud.cs.RegistryEnterpriseNamespace(
             f"{name}-acr-ns", instance_id=self.instance.id, name=ACR_NAMESPACE, auto_create=False,
             default_visibility="PRIVATE", opts=child)
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        self.namespaces = {ACR_NAMESPACE: self.namespace}
+        for extra in namespaced_repositories(cfg):  # charts whose name is also an image's
+            self.namespaces[extra] = alicloud.cs.RegistryEnterpriseNamespace(
+                f"{name}-acr-ns-{extra}", instance_id=self.instance.id, name=extra, auto_create=False,
+                default_visibility="PRIVATE", opts=child)
+        wanted = [(ACR_NAMESPACE, repo) for repo in acr_repositories(cfg)] + [
+            (ns, repo) for ns, repos in namespaced_repositories(cfg).items() for repo in repos]
         self.repositories = {
-            repo: alicloud.cs.RegistryEnterpriseRepo(
-                f"{name}-acr-{repo}", instance_id=self.instance.id, namespace=ACR_NAMESPACE, name=repo,
+            (ns, repo): alicloud.cs.RegistryEnterpriseRepo(
+                f"{name}-acr-{repo}" if ns == ACR_NAMESPACE else f"{name}-acr-{ns}-{repo}",
+                instance_id=self.instance.id, namespace=ns, name=repo,
                 repo_type="PRIVATE", summary=f"{repo}, mirrored in-region by `gpufleet mirror`",
-                tag_immutability=True, opts=after_ns)
-            for repo in acr_repositories(cfg)}
+                tag_immutability=True,
+                # linked to its namespace only by name: without this the two are created in parallel
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespaces[ns]]))
+            for ns, repo in wanted}
         self.vpc_link = alicloud.cr.VpcEndpointLinkedVpc(
             f"{name}-acr-vpc", instance_id=self.instance.id, vpc_id=vpc_id, vswitch_id=vswitch_id,
             module_name="Registry", enable_create_dns_record_in_pvzt=True, opts=child)
