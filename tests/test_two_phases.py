@@ -28,6 +28,14 @@ def test_workloads_project_shares_the_stack_files_and_the_virtualenv():
     assert "main(PLATFORM)" in (ROOT / "infra" / "__main__.py").read_text()
 
 
+def test_workloads_project_validates_against_the_published_schema():
+    import json
+
+    import jsonschema
+    schema = json.loads((ROOT / "tests" / "fixtures" / "schemas" / "pulumi-project.schema.json").read_text())
+    jsonschema.validate(workloads_project(), schema)
+
+
 def test_workloads_project_config_repeats_the_platform_defaults():
     declared = {k: v for k, v in (workloads_project().get("config") or {}).items()}
     assert declared == project_config_defaults()
