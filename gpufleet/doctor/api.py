@@ -92,6 +92,8 @@ class LiveAlicloud:
         self.region = region
 
     def call(self, service: str, operation: str, key: str = "", **params: Any) -> dict[str, Any]:
+        if service == "oss":  # the CLI's oss commands print text; list with the OSS SDK instead
+            return self._oss_list(params["Bucket"], params["Prefix"])
         args = ["aliyun", service, operation, "--region", self.region]
         for name, value in params.items():
             args += [f"--{name}", str(value)]
@@ -101,3 +103,15 @@ class LiveAlicloud:
             code = next((line.split(":", 1)[1].strip() for line in text if line.startswith("ErrorCode:")), "Error")
             raise ApiError(code, text[-1] if text else "")
         return json.loads(done.stdout or "{}")
+
+    def _oss_list(self, bucket: str, prefix: str) -> dict[str, Any]:
+        try:
+            import os
+
+            import oss2
+        except ImportError:
+            raise DoctorUnavailable("checking OSS weights live needs oss2 (pip install oss2)") from None
+        auth = oss2.Auth(os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"], os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+        listing = oss2.ObjectIteratorV2(oss2.Bucket(auth, f"https://oss-{self.region}.aliyuncs.com", bucket),
+                                        prefix=prefix)
+        return {"Contents": [{"Key": o.key, "Size": o.size} for o in listing]}
