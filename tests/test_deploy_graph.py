@@ -6,6 +6,9 @@ dependsOn and the URNs its inputs came from (gpufleet/preview/graph.py).
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from conftest import cached_preview, shipped_stacks
@@ -103,10 +106,11 @@ def test_every_custom_resource_depends_on_its_crd_installation(stack):
     # The Helm release that installs each other group's CRDs (Envoy Gateway also bundles ReferenceGrant's).
     helm = {r.inputs["name"]: r.urn for r in by_type(p, "kubernetes:helm.sh/v3:Release")}
     installers = {"gateway.envoyproxy.io": helm["eg"], "gateway.networking.k8s.io": helm["eg"], "keda.sh": helm["keda"],
+                  "monitoring.coreos.com": helm["kps"],
                   "karpenter.sh": helm.get("karpenter"), "karpenter.k8s.aws": helm.get("karpenter")}
     custom = [r for r in p.resources if r.type.startswith("kubernetes:") and not r.type.startswith(BUILTIN_GROUPS)]
     assert {r.type.rsplit(":", 1)[-1] for r in custom} >= {"GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant",
-                                                           "EnvoyProxy", "ScaledObject"}
+                                                           "EnvoyProxy", "ScaledObject", "PrometheusRule", "PodMonitor"}
     for r in custom:
         kind, group = r.type.rsplit(":", 1)[-1], r.type.split(":")[1].rsplit("/", 1)[0]
         installer = crds.get(kind, installers[group])
@@ -140,3 +144,46 @@ def test_every_resource_names_its_parent_and_components_are_parents(stack):
                    for project in ("gpufleet", "gpufleet-workloads")}
     for r in p.resources:
         assert r.parent in urns | stack_roots, (r.name, r.parent)
+
+
+def _pulled_from(value, host: str, found: set) -> None:
+    """(namespace, repository, tag) of every image reference into `host`, however a chart spells it."""
+    if isinstance(value, str):
+        found.update(re.findall(re.escape(host) + r"/([a-z0-9-]+)/([a-z0-9._-]+):([A-Za-z0-9._-]+)", value))
+    elif isinstance(value, dict):
+        repo, tag = value.get("repository"), value.get("tag")
+        if isinstance(repo, str) and isinstance(tag, str):
+            full = f"{value['registry']}/{repo}" if value.get("registry") == host else repo
+            if full.startswith(host + "/"):
+                ns, _, name = full[len(host) + 1:].partition("/")
+                found.add((ns, name, tag))
+        for v in value.values():
+            _pulled_from(v, host, found)
+    elif isinstance(value, list):
+        for v in value:
+            _pulled_from(v, host, found)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_image_and_chart_pulled_from_the_stack_registry_has_a_repository(stack):
+    """What the workloads phase pulls from the stack's registry is exactly on the mirror list, each once."""
+    from gpufleet.infra.images import stack_artifacts
+
+    p = cached_preview(stack)
+    host = p.outputs["registryUrl"].split("/", 1)[0]
+    artifacts = stack_artifacts(load_stack(stack))
+    listed = {(a.namespace or "gpufleet", a.repository, a.tag) for a in artifacts}
+    assert len(listed) == len(artifacts)  # no (namespace, repository, tag) twice
+    pulled: set = set()
+    workloads = p.in_phase("workloads")
+    for r in workloads:
+        _pulled_from(r.inputs, host, pulled)
+    public = host.replace("-registry-vpc.", "-registry.")
+    for r in workloads:  # Helm charts from the registry's OCI endpoint, pinned by version
+        chart = r.inputs.get("chart") if r.type == "kubernetes:helm.sh/v3:Release" else None
+        if isinstance(chart, str) and chart.startswith(f"oci://{public}/"):
+            ns, _, name = chart[len(f"oci://{public}/"):].partition("/")
+            pulled.add((ns, name, r.inputs["version"]))
+    assert pulled <= listed, sorted(pulled - listed)
+    if load_stack(stack).jurisdiction == "cn":  # everything, in region
+        assert pulled == listed, sorted(listed - pulled)

@@ -86,7 +86,10 @@ def test_acr_private_immutable_and_vpc_linked(stack):
     repos = of_type(p, "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo")
     assert {(r.inputs["namespace"], r.inputs["name"]) for r in repos} == {
         ("gpufleet", n) for n in ("vllm-openai", "gateway", "envoy", "ratelimit", "gateway-helm", "keda",
-                                  "keda-metrics-apiserver", "keda-admission-webhooks")} | {("gpufleet-charts", "keda")}
+                                  "keda-metrics-apiserver", "keda-admission-webhooks", "kube-prometheus-stack",
+                                  "dcgm-exporter", "prometheus", "alertmanager", "prometheus-operator",
+                                  "prometheus-config-reloader", "kube-webhook-certgen", "kube-state-metrics",
+                                  "node-exporter", "grafana", "k8s-sidecar")} | {("gpufleet-charts", "keda")}
     assert all(r.inputs["repoType"] == "PRIVATE" and r.inputs["tagImmutability"] is True for r in repos)
     assert one(p, "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc")["moduleName"] == "Registry"
     assert "-registry-vpc." in p.outputs["registryUrl"]

@@ -14,7 +14,7 @@ def test_preview_all_json_lists_every_stack_with_resources(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [s["stack"] for s in doc["stacks"]] == shipped_stacks()
     for s in doc["stacks"]:
-        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "phases"}
+        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "observability", "phases"}
         assert s["ok"] is True and s["error"] is None
         assert all(set(r) == {"type", "name", "inputs", "phase", "urn", "parent", "provider", "dependsOn", "refs"}
                    for r in s["resources"])

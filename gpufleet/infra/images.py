@@ -63,7 +63,7 @@ def stack_artifacts(cfg: StackConfig) -> list[Artifact]:
         items += [_image(ENVOY_GATEWAY_IMAGE), _image(ENVOY_PROXY_IMAGE), _image(ENVOY_RATELIMIT_IMAGE),
                   Artifact(ENVOY_GATEWAY_CHART.removeprefix("oci://"), "gateway-helm", ENVOY_GATEWAY_VERSION, None,
                            kind="chart")]
-        items += keda_artifacts()
+        items += keda_artifacts() + observability_artifacts(cfg)
         fetcher = fetcher_image(cfg)
         if fetcher and not in_stack_registry(fetcher) and not _in_own_registry(fetcher):
             items.append(_image(fetcher))
@@ -80,6 +80,18 @@ def keda_artifacts() -> list[Artifact]:
     return [_image(ref) for _, ref in sorted(keda["images"].items())] + [
         Artifact(f"{keda['repo'].rstrip('/')}/{keda['chart']}", keda["chart"], keda["version"], None, kind="chart",
                  namespace=CHARTS_NAMESPACE)]
+
+
+def observability_artifacts(cfg: StackConfig) -> list[Artifact]:
+    """The metrics pipeline's charts this stack installs and their images (China: from the stack's ACR)."""
+    from gpufleet.core.observability_charts import catalog as obs_catalog, charts_for
+
+    cat = obs_catalog()
+    installed = [c.name for c, _ in charts_for(cfg)]
+    images = [_image(e["image"]) for _, e in sorted(cat["images"].items()) if e["chart"] in installed]
+    charts = [Artifact(f"{cat['charts'][n]['repository'].rstrip('/')}/{n}", n, cat["charts"][n]["version"], None,
+                       kind="chart") for n in installed]
+    return images + charts
 
 
 def _in_own_registry(ref: str) -> bool:

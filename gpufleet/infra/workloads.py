@@ -17,6 +17,7 @@ from gpufleet.infra.autoscaling_wiring import keda_for
 from gpufleet.infra.clouds import binding
 from gpufleet.infra.components.base import ClusterResult, gpu_node_selector, gpu_tolerations
 from gpufleet.infra.components.gateway_crds import GatewayApiCrds
+from gpufleet.infra.components.observability import build_observability
 from gpufleet.infra.components.model_server import GpuDevicePlugin, GpuDevicePluginArgs, ModelServer, ModelServerArgs
 
 PLATFORM_PROJECT = "gpufleet"
@@ -70,6 +71,7 @@ def run_workloads(cfg: StackConfig) -> None:
     if nodes is not None:
         nodes(cfg, ref.require_output, cluster)
     servers = deploy_model_servers(cfg, cluster)
+    build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
     pulumi.export("phase", "workloads")
     pulumi.export("platformStack", platform_stack_name(cfg.stack))
     pulumi.export("kubeconfig", cluster.kubeconfig)
