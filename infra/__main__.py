@@ -3,10 +3,10 @@
 import pulumi
 
 from gpufleet.core.errors import StackConfigError
-from gpufleet.infra.program import PLATFORM, main
+from gpufleet.infra.entry import main
 
 try:
-    main(PLATFORM)
+    main()  # the platform phase; workloads/__main__.py runs the workloads phase
 except StackConfigError as exc:
     # One line, no traceback: RunError is reported by the engine as a plain message.
     raise pulumi.RunError(str(exc)) from None

@@ -167,7 +167,7 @@ def _pulled_from(value, host: str, found: set) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_image_and_chart_pulled_from_the_stack_registry_has_a_repository(stack):
     """What the workloads phase pulls from the stack's registry is exactly on the mirror list, each once."""
-    from gpufleet.infra.images import stack_artifacts
+    from gpufleet.core.artifacts import stack_artifacts
 
     p = cached_preview(stack)
     host = p.outputs["registryUrl"].split("/", 1)[0]

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from gpufleet.infra.images import Artifact
+from gpufleet.core.artifacts import Artifact
 from gpufleet.stage.mirror import MirrorError, manifest_digest, mirror, plan_copies
 from system_tools import free_port, require_tool
 

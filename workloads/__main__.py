@@ -3,7 +3,7 @@
 import pulumi
 
 from gpufleet.core.errors import StackConfigError
-from gpufleet.infra.program import WORKLOADS, main
+from gpufleet.infra.entry import WORKLOADS, main
 
 try:
     main(WORKLOADS)

@@ -42,7 +42,7 @@ def _outputs(args: argparse.Namespace) -> dict | None:
 def run(args: argparse.Namespace) -> int:
     from gpufleet.core.config import load_stack
     from gpufleet.core.errors import StackConfigError
-    from gpufleet.doctor.api import ApiError, DoctorUnavailable, LiveAlicloud, LiveAws, RecordedApi
+    from gpufleet.doctor.api import LIVE_CLIENTS, ApiError, DoctorUnavailable, RecordedApi
     from gpufleet.doctor.run import run_checks
 
     try:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if args.recorded:
             api = RecordedApi(args.recorded)
         else:
-            api = LiveAws(cfg.region) if cfg.cloud == "aws" else LiveAlicloud(cfg.region)
+            api = LIVE_CLIENTS[cfg.cloud](cfg.region)
         findings = run_checks(cfg, api, args.phase, _outputs(args))
     except StackConfigError as exc:
         print(f"gpufleet: {exc}", file=sys.stderr)

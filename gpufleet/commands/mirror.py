@@ -27,14 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gpufleet.commands._platform_outputs import NoOutputs, platform_outputs
-    from gpufleet.core.config import PROJECT_ROOT, load_stack
+    from gpufleet.core.config import load_stack
+    from gpufleet.core.project import find_project
     from gpufleet.core.errors import StackConfigError
-    from gpufleet.infra.images import stack_artifacts
+    from gpufleet.core.artifacts import stack_artifacts
     from gpufleet.stage.mirror import MirrorError, mirror, plan_copies
 
     try:
         cfg = load_stack(args.stack, root=args.root)
-        registry = args.registry or platform_outputs(args.stack, args.outputs, args.root or PROJECT_ROOT)["registryUrl"]
+        registry = args.registry or platform_outputs(args.stack, args.outputs, find_project(args.root).root)["registryUrl"]
     except (StackConfigError, NoOutputs) as exc:
         print(f"gpufleet: {exc}" if "stack '" in str(exc) else f"gpufleet: stack '{args.stack}': {exc}", file=sys.stderr)
         return EXIT_USAGE

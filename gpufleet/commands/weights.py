@@ -34,7 +34,8 @@ def _fail(stack: str, message: str, code: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from gpufleet.commands._platform_outputs import NoOutputs, platform_outputs
-    from gpufleet.core.config import PROJECT_ROOT, load_stack
+    from gpufleet.core.config import load_stack
+    from gpufleet.core.project import find_project
     from gpufleet.core.errors import StackConfigError
     from gpufleet.core.release_config import load_model_catalog
     from gpufleet.stage.hubs import download, hub_for
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(args.stack, f"--model: {args.model!r} is served by no release (allowed: {', '.join(served)})",
                      EXIT_USAGE)
     try:
-        url = args.bucket or platform_outputs(args.stack, args.outputs, args.root or PROJECT_ROOT)["weightsBucketUrl"]
+        url = args.bucket or platform_outputs(args.stack, args.outputs, find_project(args.root).root)["weightsBucketUrl"]
     except (NoOutputs, KeyError) as exc:
         return _fail(args.stack, f"no weights bucket: {exc}", EXIT_USAGE)
     entry = load_model_catalog().model(args.model)

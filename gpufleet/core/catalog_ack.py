@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
@@ -17,3 +19,12 @@ def ack_versions_catalog() -> dict:
 
 def offered_ack_versions() -> list[str]:
     return list(ack_versions_catalog()["versions"])
+
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)-aliyun\.(\d+)$")
+
+
+def newest_patch(minor: str, offered: Sequence[str]) -> str | None:
+    """The newest ACK version string of `minor` ('1.34') among those offered, or None."""
+    matching = [v for v in offered if (m := _VERSION.match(v)) and f"{m.group(1)}.{m.group(2)}" == minor]
+    return max(matching, key=lambda v: tuple(int(x) for x in _VERSION.match(v).groups()), default=None)  # type: ignore[union-attr]

@@ -17,11 +17,18 @@ ACR_REFUND_WARNING = (
 )
 
 
+ACR_BILLING: dict[str, object] = {
+    "service": "ACR Enterprise", "edition": ACR_EDITION, "billing": "subscription (prepaid)",
+    "periodMonths": ACR_PERIOD_MONTHS, "autoRenew": True, "refundable": False,
+    "payAsYouGo": "not offered for ACR Enterprise (the provider's payment_type accepts only Subscription)",
+    "warning": ACR_REFUND_WARNING}
+ECR_BILLING: dict[str, object] = {
+    "service": "Amazon ECR (private)", "edition": "standard", "billing": "pay-as-you-go", "refundable": True,
+    "warning": ""}
+
+
 def registry_billing(cloud: str) -> dict[str, object]:
-    if cloud == "alicloud":
-        return {"service": "ACR Enterprise", "edition": ACR_EDITION, "billing": "subscription (prepaid)",
-                "periodMonths": ACR_PERIOD_MONTHS, "autoRenew": True, "refundable": False,
-                "payAsYouGo": "not offered for ACR Enterprise (the provider's payment_type accepts only Subscription)",
-                "warning": ACR_REFUND_WARNING}
-    return {"service": "Amazon ECR (private)", "edition": "standard", "billing": "pay-as-you-go",
-            "refundable": True, "warning": ""}
+    """The stack's cloud says how its registry is bought (gpufleet.core.clouds)."""
+    from gpufleet.core import clouds
+
+    return clouds.get(cloud).registry_billing()

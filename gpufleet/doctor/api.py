@@ -115,3 +115,7 @@ class LiveAlicloud:
         listing = oss2.ObjectIteratorV2(oss2.Bucket(auth, f"https://oss-{self.region}.aliyuncs.com", bucket),
                                         prefix=prefix)
         return {"Contents": [{"Key": o.key, "Size": o.size} for o in listing]}
+
+
+# The live client per cloud (a recording replaces both in tests and the demo).
+LIVE_CLIENTS: dict[str, type] = {"aws": LiveAws, "alicloud": LiveAlicloud}

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from gpufleet.core.release_config import load_model_catalog
 from gpufleet.core.config import StackConfig
 from gpufleet.core.manifests import WEIGHTS_PREFIX
-from gpufleet.infra.images import Artifact, stack_artifacts
+from gpufleet.core.artifacts import Artifact, stack_artifacts
 
 from .api import Api, ApiError
 from .findings import Finding, failed, passed

@@ -138,7 +138,7 @@ def alicloud_quota(api: Api, cfg: StackConfig) -> list[Finding]:
 
 
 def alicloud_kubernetes_version(api: Api, cfg: StackConfig) -> list[Finding]:
-    from gpufleet.infra.components.alicloud_addons import newest_patch
+    from gpufleet.core.catalog_ack import newest_patch
 
     body = api.call("cs", "DescribeKubernetesVersionMetadata", "ManagedKubernetes",
                     Region=cfg.region, ClusterType="ManagedKubernetes", Profile="Default")

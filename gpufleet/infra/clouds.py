@@ -51,7 +51,9 @@ def _aws_nodes(cfg: StackConfig, output: Callable[[str], pulumi.Output], cluster
 
 def _alicloud_platform(cfg: StackConfig) -> PlatformResult:
     from gpufleet.infra.components.alicloud import AlicloudArgs, AlicloudGpuCluster
-    return AlicloudGpuCluster(cfg.stack, AlicloudArgs(config=cfg)).result
+    from gpufleet.infra.components.alicloud_addons import offered_version
+    version = offered_version(cfg)  # before any resource: a minor ACK does not offer is a config error
+    return AlicloudGpuCluster(cfg.stack, AlicloudArgs(config=cfg, version=version)).result
 
 
 def _aws_kubeconfig(cfg: StackConfig, output: Callable[[str], pulumi.Output]) -> pulumi.Output[str]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import pulumi
 
-from gpufleet.core.config import StackConfig, read_pulumi_config
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.stack_config import read_pulumi_config
 from gpufleet.core.errors import StackConfigError
 from gpufleet.infra.clouds import binding
 from gpufleet.infra.components.base import PlatformResult, gpu_node_selector, gpu_tolerations

@@ -22,11 +22,14 @@ from gpufleet.infra.components.model_server import GpuDevicePlugin, GpuDevicePlu
 
 PLATFORM_PROJECT = "gpufleet"
 WORKLOADS_PROJECT = "gpufleet-workloads"
+WORKLOADS_SUFFIX = "-workloads"
 
 
 def platform_stack_name(stack: str) -> str:
-    """The platform stack of this region: same stack name, the platform project, this organisation."""
-    return f"{pulumi.get_organization()}/{PLATFORM_PROJECT}/{stack}"
+    """The platform stack of this region: same stack name, the platform project (this project's name
+    without `-workloads`), this organisation."""
+    project = pulumi.get_project().removesuffix(WORKLOADS_SUFFIX) or PLATFORM_PROJECT
+    return f"{pulumi.get_organization()}/{project}/{stack}"
 
 
 def platform_reference(cfg: StackConfig) -> pulumi.StackReference:

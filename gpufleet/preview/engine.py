@@ -20,23 +20,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pulumi
-from pulumi.runtime import mocks as runtime_mocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
-from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.infra import sdk_internals as sdk
+
+from gpufleet.core.config import SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.project import find_project
 from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.graph import GraphNode, node_from_read, node_from_register
 from gpufleet.preview.mocks import FleetMocks
 
-SECRET_SIG = rpc._special_sig_key
-SECRET_VALUE = rpc._special_secret_sig
+SECRET_SIG = sdk.SECRET_SIG
+SECRET_VALUE = sdk.SECRET_VALUE
 
 
 PHASES = ("platform", "workloads")
+WORKLOADS_SUFFIX = "-workloads"  # the workloads project is named after the platform project
 
 
 @dataclass
@@ -101,14 +99,14 @@ def _unsecret(value: Any) -> Any:
         return {k: _unsecret(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_unsecret(v) for v in value]
-    if isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
+    if sdk.is_unknown(value):
         return "[unknown]"  # known only after deploy, as in a real preview
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double
     return value
 
 
-class _RecordingMonitor(runtime_mocks.MockMonitor):
+class _RecordingMonitor(sdk.MockMonitor):
     """A MockMonitor that keeps the stack's outputs as the engine would see them."""
 
     outputs: dict[str, Any]
@@ -121,11 +119,9 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def GetDeploymentInfo(self, request):
-        """As the real engine does, gate invokes on their dependencies (all registered already here), so an
-        invoke whose argument comes from a read (the platform's StackReference) is answered, not skipped."""
-        info = super().GetDeploymentInfo(request)
-        info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
-        return info
+        """Gate invokes on their dependencies like the real engine, so an invoke whose argument comes from
+        a read (the platform's StackReference) is answered, not skipped as unknown."""
+        return sdk.with_invoke_gating(super().GetDeploymentInfo(request))
 
     def RegisterResource(self, request):
         with self._lock:
@@ -142,7 +138,7 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         if "::pulumi:pulumi:Stack::" in request.urn:
-            self.outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True, keep_internal=False)
+            self.outputs = sdk.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -155,10 +151,9 @@ def prepare() -> None:
     """
     import gc
 
-    import gpufleet.infra.program  # noqa: F401
-    import gpufleet.infra.workloads  # noqa: F401
-    import gpufleet.infra.components.alicloud  # noqa: F401
-    import gpufleet.infra.components.aws  # noqa: F401
+    from gpufleet.infra import entry
+
+    entry.preload()
     gc.collect()
     gc.freeze()
 
@@ -203,32 +198,31 @@ def _config_error_in(exc: BaseException) -> StackConfigError | None:
 
 
 def _run_phase(stack: str, phase: str, program: Callable[[], None], raw: dict[str, Any], secret_keys: list[str],
-               region: str, platform: dict[str, Any] | None) -> tuple[PhasePreview, list[ResourceView], dict[str, Any]]:
+               region: str, platform: dict[str, Any] | None,
+               base_project: str) -> tuple[PhasePreview, list[ResourceView], dict[str, Any]]:
     """One phase under fresh mocks; returns the summary, the resources and the raw outputs."""
-    from gpufleet.infra.workloads import PLATFORM_PROJECT, WORKLOADS_PROJECT
-
-    project = PLATFORM_PROJECT if phase == "platform" else WORKLOADS_PROJECT
+    project = base_project if phase == "platform" else f"{base_project}{WORKLOADS_SUFFIX}"
     plain, secret_names = _plain_outputs(platform or {})
     mocks = FleetMocks(stack=stack, region=region, platform_outputs=plain, platform_secrets=secret_names)
     monitor = _RecordingMonitor(mocks)
     _usable_event_loop()
-    settings.ROOT.set(None)
-    set_all_config(_flatten_config(raw), secret_keys)
+    sdk.reset_root_resource()
+    sdk.set_config(_flatten_config(raw), secret_keys)
     # "organization" is what a self-managed (file or object-store) backend calls every organisation.
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor,
                              organization="organization")
-    settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes its own
+    sdk.reset_root_resource()  # set_mocks made a root stack; run_in_stack makes its own
     error = None
     try:
-        _sync_await(run_in_stack(program))
+        sdk.run_program(program)
     except Exception as exc:  # noqa: BLE001 - only config errors are reported; anything else re-raises
         config_error = _config_error_in(exc)
         if config_error is None:
             raise
         error = str(config_error)
     finally:
-        set_all_config({}, [])
-        settings.ROOT.set(None)
+        sdk.set_config({}, [])
+        sdk.reset_root_resource()
     views = [ResourceView(r.type, r.name, _unsecret(r.inputs), phase, g.urn, g.parent, g.provider, g.depends_on, g.refs)
              for r, g in zip(mocks.registrations, monitor.graph)]
     outputs = {} if error else monitor.outputs
@@ -250,14 +244,16 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     if program is not None:
         phases = [("platform", program)]
     else:
-        from gpufleet.infra.program import main
+        from gpufleet.infra.entry import main
         phases = [(phase, lambda phase=phase: main(phase)) for phase in PHASES]
+    base_project = find_project(root).name
     resources: list[ResourceView] = []
     summaries: list[PhasePreview] = []
     merged: dict[str, Any] = {}
     platform_raw: dict[str, Any] | None = None
     for phase, run in phases:
-        summary, views, raw_outputs = _run_phase(stack, phase, run, raw, secret_keys, region, platform_raw)
+        summary, views, raw_outputs = _run_phase(stack, phase, run, raw, secret_keys, region, platform_raw,
+                                                 base_project)
         resources += views
         summaries.append(summary)
         if not summary.ok:

@@ -33,13 +33,13 @@ def ack_offered_versions(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _has_unknown(value: Any) -> bool:
-    from pulumi.runtime import rpc
+    from gpufleet.infra.sdk_internals import is_unknown
 
     if isinstance(value, dict):
         return any(_has_unknown(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(_has_unknown(v) for v in value)
-    return isinstance(value, pulumi.output.Unknown) or value == rpc.UNKNOWN
+    return is_unknown(value)
 
 
 class UnmockedDataSource(LookupError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from gpufleet.infra.images import Artifact
+from gpufleet.core.artifacts import Artifact
 
 Runner = Callable[..., subprocess.CompletedProcess]
 

@@ -22,7 +22,7 @@ from gpufleet.core.gpu_capacity import ack_scaling_settings, gpu_capacity_plan
 from gpufleet.core.netplan import plan_subnets
 from gpufleet.core.podnet import pod_subnets
 from gpufleet.infra.components.alicloud_addons import (
-    cluster_addons, install_addons, offered_version,
+    cluster_addons, install_addons,
 )
 from gpufleet.infra.components.alicloud_registry import AcrRegistry, acr_billing_facts
 from gpufleet.infra.components.base import (
@@ -37,6 +37,8 @@ ACK_PRO = "ack.pro.small"
 @dataclass(frozen=True)
 class AlicloudArgs:
     config: StackConfig
+    # The exact ACK version string, from what the region offers (alicloud_addons.offered_version).
+    version: str
 
 
 class AlicloudNetwork(pulumi.ComponentResource):
@@ -144,7 +146,7 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
 
         self.cluster = alicloud.cs.ManagedKubernetes(
             f"{name}-ack", name=resource_name(cfg), cluster_spec=ACK_PRO,
-            version=offered_version(cfg, self),  # the newest patch ACK offers in the region for the pinned minor
+            version=args.version,  # the newest patch ACK offers in the region for the pinned minor
             vswitch_ids=[v.id for v in self.network.vswitches],
             pod_vswitch_ids=[v.id for v in self.network.pod_vswitches],
             service_cidr=cfg.network.service_cidr, proxy_mode="ipvs",

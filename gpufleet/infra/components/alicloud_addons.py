@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Sequence
 
 import pulumi
 import pulumi_alicloud as alicloud
 
+from gpufleet.core.catalog_ack import newest_patch
 from gpufleet.core.config import StackConfig
 from gpufleet.core.errors import StackConfigError
 from gpufleet.core.naming import acr_instance_name
@@ -28,7 +28,6 @@ TERWAY_CONFIG = {"IPVlan": "false", "NetworkPolicy": "true", "ENITrunking": "fal
 BASE_ADDONS = ("csi-plugin", "csi-provisioner", "ack-node-problem-detector")
 ACR_HELPER = "aliyun-acr-credential-helper"
 RRSA_WEBHOOK = "ack-pod-identity-webhook"
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)-aliyun\.(\d+)$")
 
 
 def cluster_addons(log_project: pulumi.Input[str]) -> list[alicloud.cs.ManagedKubernetesAddonArgs]:
@@ -40,12 +39,6 @@ def cluster_addons(log_project: pulumi.Input[str]) -> list[alicloud.cs.ManagedKu
                     lambda p: f'{{"IngressDashboardEnabled":"false","sls_project_name":"{p}"}}'))])
 
 
-def newest_patch(minor: str, offered: Sequence[str]) -> str | None:
-    """The newest ACK version string of `minor` ('1.34') among those offered, or None."""
-    matching = [v for v in offered if (m := _VERSION.match(v)) and f"{m.group(1)}.{m.group(2)}" == minor]
-    return max(matching, key=lambda v: tuple(int(x) for x in _VERSION.match(v).groups()), default=None)  # type: ignore[union-attr]
-
-
 def choose_version(stack: str, region: str, minor: str, offered: Sequence[str]) -> str:
     chosen = newest_patch(minor, offered)
     if chosen is None:
@@ -55,13 +48,12 @@ def choose_version(stack: str, region: str, minor: str, offered: Sequence[str]) 
     return chosen
 
 
-def offered_version(cfg: StackConfig, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """Ask the region which versions it offers now (an invoke each run) and pick the pinned minor's newest patch."""
-    metadata = alicloud.cs.get_kubernetes_version_output(
-        cluster_type="ManagedKubernetes", profile="Default", opts=pulumi.InvokeOutputOptions(parent=parent))
-    minor = cfg.cluster.kubernetes_version
-    return metadata.metadatas.apply(
-        lambda ms: choose_version(cfg.stack, cfg.region, minor, [m.version for m in ms or []]))
+def offered_version(cfg: StackConfig) -> str:
+    """Ask the region which versions it offers now (an invoke each run, before the cluster is registered) and
+    pick the pinned minor's newest patch; a minor it does not offer stops the run like bad config."""
+    metadata = alicloud.cs.get_kubernetes_version(cluster_type="ManagedKubernetes", profile="Default")
+    return choose_version(cfg.stack, cfg.region, cfg.cluster.kubernetes_version,
+                          [m.version for m in metadata.metadatas or []])
 
 
 def acr_helper_config(cfg: StackConfig, instance_id: str) -> str:

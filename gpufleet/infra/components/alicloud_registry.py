@@ -16,7 +16,7 @@ from gpufleet.core import naming
 from gpufleet.core.config import StackConfig
 from gpufleet.core.registry_billing import ACR_EDITION, ACR_PAYMENT, ACR_PERIOD_MONTHS, registry_billing
 from gpufleet.infra.components.registries import acr_repositories
-from gpufleet.infra.images import namespaced_repositories
+from gpufleet.core.artifacts import namespaced_repositories
 
 ACR_NAMESPACE = "gpufleet"
 

@@ -6,10 +6,10 @@ from gpufleet.core.config import StackConfig
 
 
 def aws_repositories(cfg: StackConfig) -> list[str]:
-    from gpufleet.infra.images import repositories
+    from gpufleet.core.artifacts import repositories
     return repositories(cfg)
 
 
 def acr_repositories(cfg: StackConfig) -> list[str]:
-    from gpufleet.infra.images import repositories
+    from gpufleet.core.artifacts import repositories
     return repositories(cfg)
