@@ -67,6 +67,8 @@ def test_mirror_dry_run_lists_every_copy(capsys, tmp_path):
     assert lines[0] == ("image docker://docker.io/vllm/vllm-openai@sha256:0a51ea5b4ae2dc5d81890e5173f54203d2a3ae0cfffe51b8fd2afd4391bfd967"
                         " -> docker://gpufleet-prod-cn-hangzhou-acr-registry.cn-hangzhou.cr.aliyuncs.com/gpufleet/"
                         "vllm-openai:v0.27.1  sha256:0a51ea5b4ae2dc5d81890e5173f54203d2a3ae0cfffe51b8fd2afd4391bfd967")
-    assert len(lines) == 21 and lines[4].startswith("chart oci://docker.io/envoyproxy/gateway-helm:v1.7.0 -> oci://")
-    assert lines[8].startswith("chart https://kedacore.github.io/charts/keda:2.20.2 -> oci://gpufleet-prod-cn-hangzhou-acr-registry."
+    assert len(lines) == 22 and lines[5].startswith("chart oci://docker.io/envoyproxy/gateway-helm:v1.7.0 -> oci://")
+    assert lines[1].startswith("own   docker://gpufleet-prod-cn-hangzhou-acr-registry.cn-hangzhou.cr.aliyuncs.com/gpufleet/"
+                               "gpufleet-moderation:0.1.0  sha256:")
+    assert lines[9].startswith("chart https://kedacore.github.io/charts/keda:2.20.2 -> oci://gpufleet-prod-cn-hangzhou-acr-registry."
                                 "cn-hangzhou.cr.aliyuncs.com/gpufleet-charts/keda:2.20.2")

@@ -56,9 +56,21 @@ def release_artifacts(cfg: StackConfig) -> list[Artifact]:
     return sorted(found.values(), key=lambda a: (a.repository, a.tag))
 
 
+def own_artifacts(cfg: StackConfig) -> list[Artifact]:
+    """gpufleet's own images the stack pulls from its registry (the moderation proxy): built and pushed by the
+    operator (docs/moderation.md), so `gpufleet mirror` lists them and `gpufleet doctor` checks them."""
+    from gpufleet.core.moderation_stage import stage_enabled
+
+    m = cfg.compliance.moderation
+    if not stage_enabled(cfg) or m is None or m.image is None or not in_stack_registry(str(m.image)):
+        return []
+    parsed = parse_image(str(m.image))
+    return [Artifact("", parsed.repository, parsed.tag or "", parsed.digest, kind="own")]
+
+
 def stack_artifacts(cfg: StackConfig) -> list[Artifact]:
     """What must be in the stack's registry before the workloads phase (China: everything it pulls)."""
-    items = release_artifacts(cfg)
+    items = release_artifacts(cfg) + own_artifacts(cfg)
     if cfg.jurisdiction == "cn":
         items += [_image(ENVOY_GATEWAY_IMAGE), _image(ENVOY_PROXY_IMAGE), _image(ENVOY_RATELIMIT_IMAGE),
                   Artifact(ENVOY_GATEWAY_CHART.removeprefix("oci://"), "gateway-helm", ENVOY_GATEWAY_VERSION, None,

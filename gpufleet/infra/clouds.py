@@ -31,6 +31,8 @@ class CloudBinding:
     installs_device_plugin: bool
     # Kubernetes-side node provisioning the workloads phase installs (Karpenter on EKS; ACK pools scale alone).
     node_provisioner: Callable[[StackConfig, Callable[[str], pulumi.Output], Any], Any] | None = None
+    # Cloud-specific platform facts later components need (ACK: cluster id, RRSA OIDC, SLS project).
+    extras: Callable[[Callable[[str], pulumi.Output]], Any] | None = None
 
 
 def _aws_platform(cfg: StackConfig) -> PlatformResult:
@@ -72,9 +74,16 @@ def _alicloud_kubeconfig(cfg: StackConfig, output: Callable[[str], pulumi.Output
         lambda a: json.dumps(ack_kubeconfig(a[0], *cluster_of(a[1]))))
 
 
+def _alicloud_extras(output: Callable[[str], pulumi.Output]) -> Any:
+    from gpufleet.infra.components.base import AlicloudExtras
+    return AlicloudExtras(output("clusterId"), output("rrsaOidcProviderArn"), output("rrsaOidcIssuerUrl"),
+                          output("logProject"))
+
+
 CLOUDS: dict[str, CloudBinding] = {
     "aws": CloudBinding(_aws_platform, _aws_kubeconfig, installs_device_plugin=True, node_provisioner=_aws_nodes),
-    "alicloud": CloudBinding(_alicloud_platform, _alicloud_kubeconfig, installs_device_plugin=False),
+    "alicloud": CloudBinding(_alicloud_platform, _alicloud_kubeconfig, installs_device_plugin=False,
+                             extras=_alicloud_extras),
 }
 
 

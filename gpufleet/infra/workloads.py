@@ -50,6 +50,7 @@ def cluster_from_platform(cfg: StackConfig, ref: pulumi.StackReference) -> Clust
         weights_bucket_url=ref.require_output("weightsBucketUrl"),
         weights_reader_role_arn=ref.require_output("weightsReaderRoleArn"),
         vpc_id=ref.require_output("vpcId"),
+        alicloud=extras(ref.require_output) if (extras := binding(cfg.cloud).extras) else None,
     )
 
 
@@ -75,6 +76,8 @@ def run_workloads(cfg: StackConfig) -> None:
         nodes(cfg, ref.require_output, cluster)
     servers = deploy_model_servers(cfg, cluster)
     build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
+    from gpufleet.infra.components.moderation import deploy_moderation
+    stage = deploy_moderation(cfg, cluster, servers)  # None unless the stack declares moderation
     pulumi.export("phase", "workloads")
     pulumi.export("platformStack", platform_stack_name(cfg.stack))
     pulumi.export("kubeconfig", cluster.kubeconfig)
@@ -85,4 +88,5 @@ def run_workloads(cfg: StackConfig) -> None:
         from gpufleet.infra.components.traffic import build_traffic
         crds = GatewayApiCrds(f"{cfg.stack}-gateway-api", cluster.provider)
         build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
-                      pulumi.ResourceOptions(depends_on=list(servers.values())), crds=list(crds.crds.values()))
+                      pulumi.ResourceOptions(depends_on=[*servers.values(), *([stage] if stage else [])]),
+                      crds=list(crds.crds.values()))

@@ -91,6 +91,19 @@ def workload_names(loadtests_dir: Path = LOADTESTS_DIR) -> list[str]:
         raise HarnessError(f"cannot read the workload list {path}: {exc}") from exc
 
 
+def workload_kind(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> tuple[str, bool] | None:
+    """(endpoint, streamed) of a workload (a mix: of its first entry); None if it is not defined."""
+    path = loadtests_dir / "workloads.yaml"
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))["workloads"]
+        spec = entries[workload]
+        if "mix" in spec:
+            spec = entries[next(iter(spec["mix"]))]
+        return str(spec.get("endpoint", "chat")), bool(spec.get("stream", True))
+    except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return None
+
+
 def locustfile_for(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> Path:
     return loadtests_dir / LOCUSTFILES.get(workload, "chat.py")
 

@@ -35,6 +35,8 @@ class Copy:
 
     def line(self) -> str:
         pin = self.artifact.digest or "(no digest pinned: the source's digest is recorded)"
+        if self.artifact.kind == "own":
+            return f"own   {self.destination}  {pin}  (gpufleet's own image: build and push it, docs/moderation.md)"
         return f"{self.artifact.kind:5} {self.source} -> {self.destination}  {pin}"
 
 
@@ -117,6 +119,9 @@ def mirror(copies: Sequence[Copy], *, tls_verify: bool = True, runner: Runner = 
            echo: Callable[[str], None] = print) -> list[tuple[Copy, str]]:
     done = []
     for c in copies:
+        if c.artifact.kind == "own":  # built here, not copied: `gpufleet doctor` checks it is there
+            echo(f"skip  {c.artifact.repository}:{c.artifact.tag} (gpufleet's own image: build and push it)")
+            continue
         digest = copy_chart(c, runner=runner) if c.artifact.kind == "chart" else copy_image(
             c, tls_verify=tls_verify, runner=runner)
         echo(f"ok    {c.artifact.repository}:{c.artifact.tag} {digest}")

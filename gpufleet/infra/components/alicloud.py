@@ -194,7 +194,10 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
             weights_reader_role_arn=weights_role.arn,
             vpc_id=self.network.vpc.id,
             # The workloads phase asks ACK for the API server and CA on every run: no credential is stored.
-            access={"clusterId": self.cluster.id, "registryInstanceId": self.artifacts.registry.instance.id},
+            # RRSA's OIDC provider and the SLS project serve components after the cluster (moderation stage).
+            access={"clusterId": self.cluster.id, "registryInstanceId": self.artifacts.registry.instance.id,
+                    "rrsaOidcProviderArn": rrsa.ram_oidc_provider_arn, "rrsaOidcIssuerUrl": rrsa.rrsa_oidc_issuer_url,
+                    "logProject": logs.project_name},
             registry=acr_billing_facts(),
         )
         self.register_outputs({"cluster_id": self.cluster.id, "gpu_pool_id": self.gpu_pool.id})

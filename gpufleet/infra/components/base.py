@@ -50,6 +50,16 @@ class PlatformResult:
 
 
 @dataclass(frozen=True)
+class AlicloudExtras:
+    """What components after the cluster need from ACK: its id, RRSA's OIDC provider, the SLS project."""
+
+    cluster_id: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    log_project: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class ClusterResult:
     """The workloads phase's view of the platform: an explicit provider built fresh each run."""
 
@@ -62,3 +72,4 @@ class ClusterResult:
     weights_bucket_url: pulumi.Output[str]
     weights_reader_role_arn: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
+    alicloud: AlicloudExtras | None = None
