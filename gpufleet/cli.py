@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "loadtest",
     "promote",
     "prices",
+    "doctor",
+    "mirror",
+    "weights",
 )
 
 

@@ -203,7 +203,11 @@ def _cluster(args: argparse.Namespace, inputs: Any, audit: Any, root: Path, stac
     from gpufleet.promote.prometheus import PrometheusError
 
     try:
-        pulumi_stack = PulumiStack(args.stack, root)  # as given: pulumi resolves org/project
+        # The HTTPRoute, the gateway address and the kubeconfig live in the workloads phase's stack
+        # (its own project beside the platform's; a single-project layout keeps the root).
+        workloads = root / "workloads"
+        pulumi_stack = PulumiStack(args.stack, workloads if (workloads / "Pulumi.yaml").exists()
+                                   else root)  # as given: pulumi resolves org/project
         outputs = pulumi_stack.outputs()
     except StackUnavailable as exc:
         raise CannotRun(str(exc)) from None
