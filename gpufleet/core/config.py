@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
 from gpufleet.core import naming, netplan
+from gpufleet.core import bounds, cidrs, credentials, namespaces, stackfile
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
@@ -321,11 +322,13 @@ def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
             raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is required when cluster.publicEndpoint is true (allow-list the CIDRs of your operators)")
         for i, cidr in enumerate(c.public_access_cidrs):
             try:
-                net = netplan.ip_network(cidr)
+                netplan.ip_network(cidr)
             except ValueError as exc:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", str(exc)) from None
-            if net.prefixlen == 0:
-                raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", f"{cidr} opens the Kubernetes API to the whole internet (allowed: specific operator CIDRs)")
+        problem = cidrs.exposure_problem(c.public_access_cidrs, "the Kubernetes API")  # by address space, not spelling
+        if problem is not None:
+            where = "" if problem[0] is None else f".{problem[0]}"
+            raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs{where}", problem[1])
         if cfg.cloud == "alicloud":
             raise ConfigError(f"{PROJECT}:cluster.publicEndpoint", "a public API server EIP is not supported for ACK stacks (allowed: false; reach the API over VPN or a bastion)")
     elif c.public_access_cidrs:
@@ -354,6 +357,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
     """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region')."""
     catalog = catalog or load_instance_catalog()
     try:
+        credentials.check_no_plaintext_credentials(raw, SECRET_PLACEHOLDER)
+        namespaces.check_namespaces(raw, PROJECT, raw.get(f"{PROJECT}:cloud"), frozenset(PROVIDER_REGION_KEYS.values()))
         project: dict[str, Any] = {}
         for key, value in raw.items():
             ns, _, name = key.partition(":")
@@ -370,6 +375,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
             cfg = StackConfig.model_validate({**project, "stack": stack, "region": region, "releases": {}})
         except ValidationError as exc:
             raise _pydantic_error(exc.errors()[0]) from None
+        bounds.check_bounds(cfg, PROJECT)
+        bounds.check_release_count(releases, PROJECT)
         _check_network(cfg, catalog)
         _check_cluster(cfg, catalog)
         _check_pool(cfg, catalog, "systemPool", cfg.system_pool, gpu=False)
@@ -388,8 +395,11 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
 # ---------------------------------------------------------------- sources
 
 
-def read_pulumi_config() -> StackConfig:
-    """Inside `pulumi up`/preview: read every config key of this stack and validate it."""
+def read_pulumi_config(root: Path | None = None) -> StackConfig:
+    """Inside `pulumi up`/preview: read every config key of this stack and validate it.
+
+    `root` is the project whose sibling stacks the fleet check reads (the caller's project:
+    the offline preview passes its own; `pulumi up` finds Pulumi.yaml from its working directory)."""
     import pulumi
     from pulumi.runtime import config as runtime_config
 
@@ -404,8 +414,12 @@ def read_pulumi_config() -> StackConfig:
         value = pulumi.Config(ns).get(name)
         if value is not None:
             raw[key] = value
+    # Every other key too, for the namespace and plaintext-credential checks (secrets masked).
+    secret = set(runtime_config.get_config_secret_keys_env())
+    raw.update({k: SECRET_PLACEHOLDER if k in secret or runtime_config.is_config_secret(k) else v
+                for k, v in merged.items() if k not in raw})
     cfg = parse_stack_config(pulumi.get_stack(), raw)
-    check_fleet(cfg)
+    check_fleet(cfg, root if root is not None else stackfile.project_root_from(Path.cwd(), PROJECT_ROOT))
     return cfg
 
 
@@ -436,25 +450,38 @@ def _defaults_of(project_text: str) -> dict[str, Any]:
 
 
 def stack_file(stack: str, root: Path | None = None) -> Path:
-    return (root or PROJECT_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+    """The stack's file; StackConfigError for a name that is not a stack name or leaves stacks/."""
+    return stackfile.stack_path(stack, (root or PROJECT_ROOT) / "stacks", PROJECT)
 
 
 def list_stacks(root: Path | None = None) -> list[str]:
     directory = (root or PROJECT_ROOT) / "stacks"
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+    names = (p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+    return sorted(n for n in names if stackfile.STACK_NAME.match(n) and "/" not in n)
 
 
-def raw_stack_config(text: str, root: Path | None = None, *,
-                     defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def read_stack_text(stack: str, root: Path | None = None) -> str:
+    """The stack file's text: a valid name, inside stacks/, a regular UTF-8 file (else StackConfigError)."""
+    return stackfile.read_stack_bytes(stack, stack_file(stack, root), list_stacks(root))
+
+
+def raw_stack_config(text: str, root: Path | None = None, *, defaults: Mapping[str, Any] | None = None,
+                     stack: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """The stack's config as the engine would see it: project defaults, then the stack file's
     `config:` map, with secure values replaced by a placeholder.
 
     Returns (config, secret_keys). Secrets cannot be decrypted offline; the
     placeholder keeps them out of every output.
     """
-    doc = yaml.safe_load(text) or {}
+    file_name = f"Pulumi.{stack}.yaml" if stack else "stack file"
+    try:  # malformed YAML, a wrong shape or a duplicate key: one line, never a traceback
+        own = stackfile.config_map(text, file_name, PROJECT)
+    except ConfigError as exc:
+        if stack is None:
+            raise
+        raise StackConfigError(stack, exc.key, exc.message) from None
     defaults = project_config_defaults(root) if defaults is None else defaults
-    config = {**defaults, **(doc.get("config") or {})}
+    config = {**defaults, **own}
     secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
     return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
 
@@ -462,11 +489,8 @@ def raw_stack_config(text: str, root: Path | None = None, *,
 def load_stack(stack: str, text: str | None = None, root: Path | None = None) -> StackConfig:
     """Validated config of one stack from its file (or from `text`, e.g. a git revision)."""
     if text is None:
-        path = stack_file(stack, root)
-        if not path.exists():
-            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
-        text = path.read_text(encoding="utf-8")
-    return _parse_stack_text(stack, text, _project_file_text(root))
+        text = read_stack_text(stack, root)
+    return _parse_stack_text(stackfile.stack_short_name(stack, PROJECT), text, _project_file_text(root))
 
 
 @lru_cache(maxsize=256)
@@ -474,7 +498,7 @@ def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
     """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
     a stack is validated once per content: the fleet check and the policy runner load every
     stack for every stack previewed, which was quadratic in the number of stacks."""
-    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text))
+    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text), stack=stack)
     return parse_stack_config(stack, raw)
 
 

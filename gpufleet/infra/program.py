@@ -6,6 +6,8 @@ once per stack in one process.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from gpufleet.core.config import StackConfig, read_pulumi_config
@@ -76,8 +78,9 @@ def stack_cost(cfg: StackConfig) -> dict:
     return stack_cost_outputs(cost)
 
 
-def main() -> None:
-    cfg = read_pulumi_config()  # raises StackConfigError before any resource exists
+def main(root: Path | None = None) -> None:
+    """`root`: the project being deployed or previewed (its sibling stacks feed the fleet checks)."""
+    cfg = read_pulumi_config(root)  # raises StackConfigError before any resource exists
     cost = stack_cost(cfg)      # so does an unpriced instance type
     cluster = build_cluster(cfg)
     servers = deploy_model_servers(cfg, cluster)

@@ -22,7 +22,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, read_stack_text
+from gpufleet.core.stackfile import stack_short_name
 from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.mocks import FleetMocks
 
@@ -123,13 +124,17 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     """Evaluate `program` (default: the real infra program) for `stack`; never raises for bad config."""
     started = time.perf_counter()
     if program is None:
-        from gpufleet.infra.program import main as program
-    if text is None:
-        path = stack_file(stack, root)
-        if not path.exists():
-            return StackPreview(stack, False, f"stack '{stack}': stack: no stack file {path.name}")
-        text = path.read_text(encoding="utf-8")
-    raw, secret_keys = raw_stack_config(text, root)
+        from functools import partial
+
+        from gpufleet.infra.program import main
+        program = partial(main, root=root)  # fleet checks read this project's stacks, not the installed ones
+    try:  # bad name, file outside stacks/, not UTF-8, malformed YAML: one line, nothing registered
+        if text is None:
+            text = read_stack_text(stack, root)
+        raw, secret_keys = raw_stack_config(text, root, stack=stack)
+        stack = stack_short_name(stack, PROJECT)
+    except StackConfigError as exc:
+        return StackPreview(stack, False, str(exc))
     region = next((str(raw[k]) for k in PROVIDER_REGION_KEYS.values() if raw.get(k)), "")
     mocks = FleetMocks(stack=stack, region=region)
     monitor = _RecordingMonitor(mocks)
