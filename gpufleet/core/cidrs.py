@@ -75,5 +75,5 @@ def exposure_problem(cidrs: Iterable[str], subject: str = "it",
     covered = public_addresses(nets)
     if covered > max_share * PUBLIC_ADDRESSES:
         return None, (f"together open {subject} to {covered:,} public addresses, {covered / PUBLIC_ADDRESSES:.1%} "
-                      f"of the public IPv4 space (allowed: at most {max_share:g} of it; list only your operators' CIDRs)")
+                      f"of the public IPv4 space (allowed: at most {max_share * 100:g}%; list only your operators' CIDRs)")
     return None

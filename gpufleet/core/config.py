@@ -192,6 +192,8 @@ def _pydantic_error(err: Mapping[str, Any]) -> ConfigError:
     msg = err["msg"]
     if err["type"] == "string_pattern_mismatch":
         msg = f"must match {err['ctx']['pattern']}"
+    if err["type"] == "value_error" and ", got " in msg:  # our own validators already say what they got
+        return ConfigError(_key(loc), msg.removeprefix("Value error, "))
     return ConfigError(_key(loc), f"{msg}; got {err['input']!r}")
 
 

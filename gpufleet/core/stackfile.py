@@ -48,7 +48,8 @@ def stack_path(stack: str, stacks_dir: Path, project: str) -> Path:
     except (OSError, RuntimeError):  # a symlink loop
         inside = False
     if not inside:
-        raise StackConfigError(stack, "stack", f"{path.name} resolves outside the stack directory {stacks_dir}")
+        raise StackConfigError(stack, "stack", f"{path.name} resolves outside the {stacks_dir.name}/ directory "
+                                               "(a stack file must lie in the project's stack directory)")
     return path
 
 
@@ -99,7 +100,8 @@ def _walk(node: yaml.Node, path: tuple[str, ...], budget: list[int]) -> None:
     """Refuse keys written twice in one map (YAML would keep the last silently) and runaway aliases."""
     budget[0] -= 1
     if budget[0] < 0:
-        raise ConfigError(".".join(path) or "<document>", f"has more than {MAX_NODES} YAML nodes (aliases expanded)")
+        raise ConfigError(_dotted(path[:2]) or "<document>", f"has more than {MAX_NODES} YAML nodes "
+                                                             "(aliases expanded); a stack file needs far fewer")
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
