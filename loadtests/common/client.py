@@ -76,6 +76,7 @@ def build_record(meta: RecordMeta, sent: float, headers: float | None, end: floa
         input_tokens_target=meta.input_tokens_target,
         status=status,
         error=parsed.error,
+        content_chars=parsed.content_chars,
     )
 
 

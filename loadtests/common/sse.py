@@ -27,6 +27,7 @@ class Parsed:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     error: str = ""
+    content_chars: int = 0  # characters of generated text (for the usage cross-check)
 
 
 def _usage_counts(usage: Any) -> tuple[int, int] | str:
@@ -89,6 +90,7 @@ class StreamParser:
         self._usage: tuple[int, int] | None = None
         self._done = False
         self._failure: tuple[Outcome, str] | None = None
+        self._chars = 0
 
     @property
     def finished(self) -> bool:
@@ -120,7 +122,12 @@ class StreamParser:
             self._failure = (Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}")
 
     def end(self, at: float) -> Parsed:
-        """The connection ended (cleanly or not): the final outcome."""
+        """The connection ended (cleanly or not): the final outcome, with the characters streamed."""
+        parsed = self._end(at)
+        parsed.content_chars = self._chars
+        return parsed
+
+    def _end(self, at: float) -> Parsed:
         if not self.finished and self._data:
             self._dispatch(at)  # last event without its blank line
         if self._failure is not None:
@@ -174,6 +181,7 @@ class StreamParser:
                 self._failure = (Outcome.MALFORMED, "chunk choice has an unexpected shape")
                 return
             carried = carried or text != ""
+            self._chars += len(text)
         if carried:
             self._content_times.append(at)
 
@@ -204,4 +212,5 @@ def parse_body(endpoint: str, status: int, body: bytes) -> Parsed:
     if not any(texts):
         return Parsed(Outcome.NO_CONTENT, prompt_tokens=counts[0], output_tokens=counts[1],
                       error="response carried no text")
-    return Parsed(Outcome.OK, prompt_tokens=counts[0], output_tokens=counts[1])
+    return Parsed(Outcome.OK, prompt_tokens=counts[0], output_tokens=counts[1],
+                  content_chars=sum(len(t) for t in texts if t))

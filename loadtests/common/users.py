@@ -18,6 +18,7 @@ import gevent
 from locust import FastHttpUser, task
 from locust.runners import LocalRunner, WorkerRunner
 
+from common.backoff import FailureBackoff
 from common.client import LLMClient
 from common.lifecycle import RUNTIME  # importing it registers the event listeners
 from common.profiles import OpenLoop, closed_loop, poisson_arrivals
@@ -114,6 +115,7 @@ class LLMUser(FastHttpUser):
                 state.model = discover_model(client)
             sampler = catalog().sampler(options.workload or self.workload, state.model,
                                         random.Random(f"{seed}:requests"))
+            backoff = FailureBackoff()  # closed loop: failures must not spin the client
 
             def send(plan: RequestPlan, scheduled_at: float | None) -> None:
                 record = client.send(plan, request_id=state.next_request_id(), process=state.name,
@@ -122,6 +124,8 @@ class LLMUser(FastHttpUser):
                 self.report(record)
                 if scheduled_at is None and record.outcome is Outcome.CONNECTION_ERROR:
                     gevent.sleep(CONNECT_RETRY_PAUSE_S)  # a dead target must not spin a closed loop
+                elif scheduled_at is None and (pause := backoff.after(record.failed)):
+                    gevent.sleep(pause)
 
             if options.open_loop:
                 share = options.rate / self.dispatchers(options.dispatchers)
