@@ -10,6 +10,7 @@ comes back as a report whose verdict is `invalid`, never as a pass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gpufleet.loadtest.gate import evaluate
@@ -19,6 +20,7 @@ from gpufleet.loadtest.runner import LoadPlan, run_locust
 from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.stats import compute
 from gpufleet.loadtest.target import check_target
+from gpufleet.loadtest.usage import cross_check
 
 
 def judge_run(run: RawRun | None, slo: SloSpec, *, target: str, model: str = "", processes: int = 1,
@@ -26,6 +28,8 @@ def judge_run(run: RawRun | None, slo: SloSpec, *, target: str, model: str = "",
     """Statistics and verdict of a raw run (also used to re-judge a saved run)."""
     stats = None
     if run is not None:
+        # Implausible usage becomes `usage_mismatch` in the saved run and the CSV too, not only in statistics.
+        run = replace(run, records=tuple(cross_check(run.records)))
         if not run.complete and not harness_error:
             harness_error = run.incomplete_reason or "the run did not complete"
         try:

@@ -24,7 +24,7 @@ PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
 # connection) within this time is "fast": it cost the client a round trip, not a wait.
 FAST_FAILURE_MS = 1000.0
 SERVER_ANSWERED = frozenset({Outcome.HTTP_ERROR, Outcome.CONNECTION_ERROR, Outcome.MALFORMED, Outcome.NO_CONTENT,
-                             Outcome.MISSING_USAGE, Outcome.USAGE_MISMATCH})
+                             Outcome.MISSING_USAGE, Outcome.USAGE_MISMATCH, Outcome.TRUNCATED})
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

@@ -164,7 +164,7 @@ class LLMClient:
             if response.status_code >= 400:
                 return parse_body(plan.endpoint, response.status_code, response.read(MAX_ERROR_BODY)), \
                     time.perf_counter()
-            if not plan.stream:
+            if not plan.stream or "json" in (response.get("content-type") or ""):  # a JSON body, e.g. an error
                 data = response.read()
                 return parse_body(plan.endpoint, response.status_code, data), time.perf_counter()
             parser = StreamParser(plan.endpoint)
