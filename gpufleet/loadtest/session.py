@@ -16,7 +16,7 @@ from typing import Any
 from gpufleet.loadtest.gate import evaluate
 from gpufleet.loadtest.rawrun import RawRun
 from gpufleet.loadtest.report import LoadTestReport
-from gpufleet.loadtest.runner import LoadPlan, run_locust
+from gpufleet.loadtest.runner import LoadPlan, check_workload, run_locust
 from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.stats import compute
 from gpufleet.loadtest.target import check_target
@@ -77,6 +77,7 @@ def run_gate(
     target = check_target(target_url, allow_remote=allow_remote)
     effective = with_load(slo, users=users, rate=rate, duration_s=duration_s, warmup_s=warmup_s,
                           workload=workload)
+    check_workload(effective.workload)
     plan = LoadPlan(
         target=target,
         workload=effective.workload,
