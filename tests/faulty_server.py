@@ -13,7 +13,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("rate-limited", "error-body-200", "empty-stream", "usage-lies")
+MODES = ("rate-limited", "rate-limited-everything", "error-body-200", "empty-stream", "usage-lies")
 
 
 def _chunk(text: str) -> bytes:
@@ -36,12 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.mode == "rate-limited-everything":
+            return self._send(429, b'{"error": {"message": "rate limit exceeded", "code": 429}}')
         self._send(200, json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode())
 
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         error = {"error": {"message": "rate limit exceeded", "type": "RateLimitError", "code": 429}}
-        if self.mode == "rate-limited":
+        if self.mode in ("rate-limited", "rate-limited-everything"):
             self._send(429, json.dumps(error).encode())
         elif self.mode == "error-body-200":
             self._send(200, json.dumps(error).encode())

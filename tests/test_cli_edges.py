@@ -79,3 +79,17 @@ def test_a_real_sigint_to_a_running_load_test_exits_130_without_a_traceback(tmp_
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "gpufleet loadtest: interrupted (Ctrl-C)" and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_real_sigint_to_a_dry_run_promotion_exits_130_after_the_audit_log_has_it(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "gpufleet.cli", *promote(tmp_path, "--dry-run", "--local", "--steps", "50,100",
+                                                         "--gate-rate", "4", "--gate-duration", "20")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(7)  # the first gate's load test is running
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and out.splitlines()[-2] == "interrupted: interrupted (Ctrl-C)"
+    finished = read_audit(tmp_path / "audit.jsonl")[-1]
+    assert (finished["event"], finished["result"], finished["exit_code"]) == ("finished", "interrupted", 130)

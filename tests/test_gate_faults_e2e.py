@@ -57,7 +57,7 @@ def test_usage_claiming_more_tokens_than_were_streamed_fails():
 
 @pytest.mark.parametrize("mode, failure", [("rate-limited", "http_error"), ("error-body-200", "http_error"),
                                            ("empty-stream", "missing_usage")])
-def test_a_server_failing_every_request_at_once_is_fail_not_invalid(mode: str, failure: str):
+def test_a_server_failing_every_request_at_once_is_fail_not_invalid(mode: str, failure: str) -> None:
     slo = stack_slo(users=16, duration_s=3.0, warmup_s=0.5)
     with FaultyServer(mode) as url:
         report = run_gate(url, "m", slo, timeout_s=10)
@@ -67,3 +67,13 @@ def test_a_server_failing_every_request_at_once_is_fail_not_invalid(mode: str, f
     # The closed loop backs off after failures: at most ~1/0.05 s per user at first, then fewer.
     assert report.stats.requests <= 16 * 20 * 3.5
     assert report.stats.client.cpu_max is not None and report.stats.client.cpu_max < 0.6
+
+
+def test_a_server_refusing_even_its_model_list_is_fail_not_invalid():
+    slo = stack_slo(users=16, duration_s=3.0, warmup_s=0.5)
+    with FaultyServer("rate-limited-everything") as url:
+        report = run_gate(url, None, slo, timeout_s=10)  # no --model: the load generator asks /v1/models
+    assert report.gate.verdict is Verdict.FAIL, report.gate.reason
+    assert report.harness_error is None and set(report.stats.failures) == {"http_error"}
+    assert {r.endpoint for r in report.run.records} == {"models"}
+    assert report.run.records[0].error == "model discovery: GET /v1/models answered HTTP 429"

@@ -20,6 +20,7 @@ from locust.runners import LocalRunner, WorkerRunner
 
 from common.backoff import FailureBackoff
 from common.client import LLMClient
+from common.discovery import discover_until, refusal_record
 from common.lifecycle import RUNTIME  # importing it registers the event listeners
 from common.profiles import OpenLoop, closed_loop, poisson_arrivals
 from common.timing import CLOCK
@@ -112,7 +113,13 @@ class LLMUser(FastHttpUser):
         )
         try:
             if not state.model:
-                state.model = discover_model(client)
+                state.model = discover_until(
+                    lambda: discover_model(client),
+                    lambda sent, exc: state.add(refusal_record(state.next_request_id(), state.name,
+                                                               options.workload or self.workload, sent, exc)),
+                    state.accepting) or state.model
+                if not state.model:
+                    return  # the server refused its model listing all run long: those records tell the gate
             sampler = catalog().sampler(options.workload or self.workload, state.model,
                                         random.Random(f"{seed}:requests"))
             backoff = FailureBackoff()  # closed loop: failures must not spin the client
