@@ -33,7 +33,9 @@ def check_bounds(cfg: Any, project: str) -> None:
     """ConfigError for the first value above its bound (cfg: a StackConfig)."""
     node_limit = max_nodes_per_pool(cfg.cloud)
     for key, pool in (("systemPool", cfg.system_pool), ("gpuPool", cfg.gpu_pool)):
-        for field, value in (("minSize", pool.min_size), ("desiredSize", pool.desired_size), ("maxSize", pool.max_size)):
+        sizes = (("minSize", pool.min_size), ("desiredSize", pool.desired_size), ("maxSize", pool.max_size),
+                 ("onDemandFloor", getattr(pool, "on_demand_floor", None) or 0))
+        for field, value in sizes:
             if value > node_limit:
                 raise ConfigError(f"{project}:{key}.{field}", f"{value} is above the {node_limit} nodes one {cfg.cloud} "
                                                               f"node pool may have (allowed: 0-{node_limit})")
