@@ -26,6 +26,7 @@ from common.profiles import OpenLoop, closed_loop, poisson_arrivals
 from common.timing import CLOCK
 from common.workload import Catalog, RequestPlan, load_catalog
 from gpufleet.loadtest.records import Outcome, RequestRecord
+from gpufleet.loadtest.usage import usage_problem
 
 log = logging.getLogger("gpufleet.loadtest")
 CONNECT_RETRY_PAUSE_S = 0.1
@@ -131,8 +132,10 @@ class LLMUser(FastHttpUser):
                 self.report(record)
                 if scheduled_at is None and record.outcome is Outcome.CONNECTION_ERROR:
                     gevent.sleep(CONNECT_RETRY_PAUSE_S)  # a dead target must not spin a closed loop
-                elif scheduled_at is None and (pause := backoff.after(record.failed)):
-                    gevent.sleep(pause)
+                elif scheduled_at is None:  # a usage the text cannot hold is a failure too (gate: usage_mismatch)
+                    failed = record.failed or usage_problem(record) is not None
+                    if pause := backoff.after(failed):
+                        gevent.sleep(pause)
 
             if options.open_loop:
                 share = options.rate / self.dispatchers(options.dispatchers)
