@@ -43,7 +43,7 @@ def test_the_same_simulator_without_stalls_passes_the_shipped_slo():
 
 
 def test_usage_claiming_more_tokens_than_were_streamed_fails():
-    slo = stack_slo(users=4, duration_s=3.0, warmup_s=0.5)
+    slo = stack_slo(users=16, duration_s=3.0, warmup_s=0.5)
     with FaultyServer("usage-lies") as url:
         report = run_gate(url, "m", slo, timeout_s=10)
     assert report.gate.verdict is Verdict.FAIL, report.gate.reason
