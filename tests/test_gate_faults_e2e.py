@@ -20,9 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 def stack_slo(**load) -> SloSpec:
-    """The shipped stack's objectives (tail ones included), at a load short enough for a test."""
+    """The shipped stack's objectives (tail ones included), at a load short enough for a test.
+
+    The client-health limits are loosened: these tests judge servers, and a shared CI machine's
+    event-loop lag must not turn their verdicts into `invalid`."""
     slo = load_stack("prod-us-east-1").slo
-    return with_load(slo.model_copy(update={"min_samples": 20}), **load)
+    return with_load(slo.model_copy(update={"min_samples": 20, "max_loop_lag_p99_ms": 200.0,
+                                            "max_client_cpu": 0.95}), **load)
 
 
 def test_a_stream_frozen_for_seconds_fails_the_shipped_slo():
