@@ -14,7 +14,7 @@ def test_preview_all_json_lists_every_stack_with_resources(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [s["stack"] for s in doc["stacks"]] == shipped_stacks()
     for s in doc["stacks"]:
-        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies"}
+        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "observability"}
         assert s["ok"] is True and s["error"] is None
         assert all(set(r) == {"type", "name", "inputs"} for r in s["resources"])
         assert s["outputs"]["kubeconfig"] == "[secret]"

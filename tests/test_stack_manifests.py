@@ -20,8 +20,10 @@ AWS = [s for s in STACKS if load_stack(s).cloud == "aws"]
 VLLM = "vllm-openai:v0.27.1@sha256:0a51ea5b4ae2dc5d81890e5173f54203d2a3ae0cfffe51b8fd2afd4391bfd967"
 
 
-# Custom resources of the gateway controller: kubernetes-validate ships only the core API schemas.
-CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "keda.sh/", "karpenter.sh/", "karpenter.k8s.aws/")
+# Custom resources (gateway controller, KEDA, Karpenter, Prometheus Operator): kubernetes-validate ships
+# only the core API schemas; these are checked against their vendored CRDs (gpufleet.core.crds) instead.
+CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "keda.sh/", "karpenter.sh/", "karpenter.k8s.aws/",
+              "monitoring.coreos.com/")
 
 
 def manifests(stack: str, *, core_only: bool = False) -> list[dict]:

@@ -39,6 +39,7 @@ def policy_cell(results) -> str:
 def run(args: argparse.Namespace) -> int:
     from gpufleet.core.config import list_stacks
     from gpufleet.preview.engine import prepare, preview_stack
+    from gpufleet.observability.preview import observability_json, observability_section
 
     from gpufleet.policy_runner import (
         has_mandatory_violation, load_pack_config, preview_section, run_policies_for_previews,
@@ -50,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
     pack_config = load_pack_config(args.policy_pack_config) if args.policy_pack_config else None
     policies = run_policies_for_previews(previews, root=args.root, policy_config=pack_config)
     if args.json:
-        doc = {"stacks": [{**p.as_json(), "policies": [r.as_json() for r in policies.get(p.stack, [])]}
-                          for p in previews]}
+        doc = {"stacks": [{**p.as_json(), "policies": [r.as_json() for r in policies.get(p.stack, [])],
+                           "observability": observability_json(p)} for p in previews]}
         json.dump(doc, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
     else:
         from gpufleet.preview.summary import render
-        render(previews, extra_sections=[preview_section(policies)],
+        render(previews, extra_sections=[preview_section(policies), observability_section],
                policy_summary={p.stack: policy_cell(policies[p.stack]) for p in previews if p.ok})
     for p in previews:
         if not p.ok:

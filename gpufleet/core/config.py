@@ -28,6 +28,7 @@ from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.observability_config import ObservabilityConfig
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -118,6 +119,8 @@ class StackConfig(_Model):
     # Public endpoint and weights: between this stack's releases, and of this stack in its
     # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
     traffic: TrafficConfig | None = None
+    # The metrics pipeline: retention, storage, scrape interval, optional in-region remote write.
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -403,6 +406,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})
+        from gpufleet.core.observability_sizing import check_observability
+        check_observability(cfg, catalog)
         return cfg
     except ConfigError as exc:
         raise StackConfigError(stack, exc.key, exc.message) from None

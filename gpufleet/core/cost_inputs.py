@@ -45,7 +45,21 @@ def cost_inputs_for(cfg: StackConfig) -> CostInputs:
         log_ingest_gb_month=cfg.billing.log_ingest_gb_month,
         log_retention_days=cfg.cluster.log_retention_days,
         nat_processed_gb_month=cfg.billing.nat_processed_gb_month,
+        **monitoring_inputs(cfg),
     )
+
+
+def monitoring_inputs(cfg: StackConfig) -> dict[str, Decimal]:
+    """Prometheus volumes (GiB counted as GB, an upper bound of 7%) and remote-write samples a month."""
+    from gpufleet.core.observability_sizing import footprint
+
+    obs = cfg.observability
+    out = {"monitoring_storage_gb": Decimal(obs.storage_gib * obs.prometheus_replicas)}
+    if obs.remote_write is not None:
+        f = footprint(cfg)
+        out["managed_metrics_million_samples"] = Decimal(f.samples_per_month()) / 1_000_000
+        out["managed_metrics_million_samples_max"] = Decimal(f.samples_per_month(maximum=True)) / 1_000_000
+    return out
 
 
 def _pool_inputs(name: str, pool: NodePool, capacity: str | None = None, desired: int | None = None,

@@ -13,6 +13,7 @@ import pulumi
 from gpufleet.core.config import StackConfig, read_pulumi_config
 from gpufleet.infra.components.base import ClusterResult
 from gpufleet.infra.components.model_server import ModelServer, ModelServerArgs
+from gpufleet.infra.components.observability import build_observability
 from gpufleet.core.workloads import release_params
 from gpufleet.core.errors import StackConfigError
 
@@ -92,6 +93,7 @@ def main(root: Path | None = None) -> None:
     cost = stack_cost(cfg)      # so does an unpriced instance type
     cluster = build_cluster(cfg)
     servers = deploy_model_servers(cfg, cluster)
+    build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
     export_stack(cfg, cluster, servers)
     if cfg.traffic is not None:
         from gpufleet.infra.components.traffic import build_traffic

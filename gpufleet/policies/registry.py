@@ -12,6 +12,7 @@ from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
 from . import credential_rules
+from . import observability as obs
 from . import residency
 from . import workload_hardening as wl
 from .model import PolicySpec
@@ -269,6 +270,26 @@ POLICIES: tuple[PolicySpec, ...] = (
         level="advisory", scope="resource", validate=wl.workload_cost_labels,
         config={"requiredLabels": {**_STRINGS, "default": list(wl.DEFAULT_REQUIRED_LABELS),
                                    "description": "labels every workload and pod template carries"}},
+    ),
+    # ------------------------------------------------------------------ observability
+    PolicySpec(
+        id="release-scraped",
+        why="A model server nobody scrapes has no SLO alerts, no dashboard and no autoscaling signal.",
+        source="Google SRE book, ch. 6 'Monitoring Distributed Systems'; gpufleet observability standard",
+        level="mandatory", scope="stack", validate=obs.every_release_scraped,
+    ),
+    PolicySpec(
+        id="prod-slo-alerts",
+        why="A prod stack pages on-call when its error or TTFT budget burns, on the numbers the gate judged it by.",
+        source="Google SRE workbook, ch. 5 'Alerting on SLOs' (multiwindow, multi-burn-rate alerts)",
+        level="mandatory", scope="stack", validate=obs.prod_slo_alerts,
+    ),
+    PolicySpec(
+        id="metrics-in-region",
+        why="Metrics carry model names, request rates and labels of the service; a cn stack's stay in "
+            "mainland China and every stack's stay in its own region.",
+        source=f"{PIPL}; {DSL}; {CSL_37}",
+        level="mandatory", scope="resource", validate=obs.metrics_stay_in_region,
     ),
     # ------------------------------------------------------------------ autoscaling
     PolicySpec(
