@@ -53,9 +53,7 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import CpuSampler, process_cpu, server_counters, tree_cpu, window_cpu_share  # noqa: E402
+from benchlib import CpuSampler, process_cpu, server_counters, tree_cpu, window_cpu_share
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"

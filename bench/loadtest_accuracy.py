@@ -39,9 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import (CpuSampler, context_switches, get_json, percentile, process_cpu, tree_cpu,  # noqa: E402
+from benchlib import (CpuSampler, context_switches, get_json, percentile, process_cpu, tree_cpu,
                       tree_involuntary_switches, window_cpu_share)
 
 ROOT = Path(__file__).resolve().parent.parent

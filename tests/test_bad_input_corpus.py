@@ -20,6 +20,8 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
 COMMANDS = ("preview", "cost", "loadtest", "promote")
 PREFIX = {"preview": "gpufleet: ", "cost": "gpufleet cost: ", "loadtest": "error: ", "promote": "gpufleet promote: "}
+# Cases refused while finding the project's stack (`by: project`): before any preview starts.
+PROJECT_PREFIX = {**PREFIX, "preview": "gpufleet preview: "}
 
 
 def case_bytes(case: dict[str, Any]) -> bytes:
@@ -47,28 +49,28 @@ def build_project(case: dict[str, Any], tmp: Path) -> Path:
         (stacks / f"Pulumi.{name}.yaml").symlink_to(root / "outside.yaml")
     elif "/" not in name and name not in (".", ".."):
         (stacks / f"Pulumi.{name}.yaml").write_bytes(data)
+    if name != case["base"]:  # the project has a real stack beside the bad name
+        (stacks / f"Pulumi.{case['base']}.yaml").write_text(stack_text(case["base"]), encoding="utf-8")
     for other, edits in (case.get("others") or {}).items():
         (stacks / f"Pulumi.{other}.yaml").write_text(edited_stack(other, edits), encoding="utf-8")
     return root
 
 
 def argv(command: str, name: str, root: Path, tmp: Path) -> list[str]:
+    """Each command pointed at the case's project with -C, as a user in another directory would."""
     if command == "preview":
-        return ["preview", "--stack", name, "--root", str(root), "--json"]
+        return ["preview", "-C", str(root), "--stack", name, "--json"]
     if command == "cost":
-        return ["cost", "--stack", name]
+        return ["cost", "-C", str(root), "--stack", name]
     if command == "loadtest":
-        return ["loadtest", "--stack", name, "--quiet"]
-    return ["promote", "--stack", name, "--to", "green", "--dry-run", "--local", "--root", str(root),
+        return ["loadtest", "-C", str(root), "--stack", name, "--quiet"]
+    return ["promote", "-C", str(root), "--stack", name, "--to", "green", "--dry-run", "--local",
             "--audit-log", str(tmp / "audit.jsonl"), "--lock-dir", str(tmp / "locks")]
 
 
 def run_case(case: dict[str, Any], command: str, tmp: Path, monkeypatch: pytest.MonkeyPatch,
              capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    import gpufleet.core.config as config
-
     root = build_project(case, tmp)
-    monkeypatch.setattr(config, "PROJECT_ROOT", root)  # cost and loadtest read "this project's" stacks/
     code = main(argv(command, str(case.get("name", case["base"])), root, tmp))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -90,9 +92,10 @@ def test_bad_input_gets_one_line_and_exit_2(case: dict[str, Any], command: str, 
                                             capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_case(case, command, tmp_path, monkeypatch, capsys)
     assert "Traceback" not in out + err
-    assert err == PREFIX[command] + case["error"] + "\n"
+    by_project = case.get("by") == "project"
+    assert err == (PROJECT_PREFIX if by_project else PREFIX)[command] + case["error"] + "\n"
     assert code == 2
-    if command == "preview":
+    if command == "preview" and not by_project:
         (stack,) = json.loads(out)["stacks"]
         assert stack["ok"] is False and stack["resources"] == [] and stack["outputs"] == {}
     else:

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import gevent
 import gevent.server
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.client import LLMClient  # noqa: E402
-from common.workload import RequestPlan  # noqa: E402
+from common.client import LLMClient
+from common.workload import RequestPlan
 from gpufleet.loadtest.records import Outcome  # noqa: E402
 from gpufleet.loadtest.stats import compute_records  # noqa: E402
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import gevent
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.collector import Aggregator, ProcessState  # noqa: E402
-from common.health import HealthMonitor, cpu_share  # noqa: E402
-from common.options import RunOptions  # noqa: E402
-from common.timing import Clock  # noqa: E402
+from common.collector import Aggregator, ProcessState
+from common.health import HealthMonitor, cpu_share
+from common.options import RunOptions
+from common.timing import Clock
 from gpufleet.loadtest.records import Outcome, RequestRecord  # noqa: E402
 
 T0 = 1_700_000_000.0

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.sse import StreamParser, parse_body  # noqa: E402
+from common.sse import StreamParser, parse_body
 from gpufleet.loadtest.records import Outcome  # noqa: E402
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import edited_stack, shipped_stacks
+from conftest import edited_stack, scratch_project, shipped_stacks
 from gpufleet.cli import main
 
 
@@ -12,7 +12,7 @@ from gpufleet.cli import main
 def root_with(tmp_path):
     """A scratch project holding one edited stack."""
     def make(stack: str, changes: dict):
-        (tmp_path / "stacks").mkdir(exist_ok=True)
+        (scratch_project(tmp_path) / "stacks").mkdir(exist_ok=True)
         (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(edited_stack(stack, changes))
         return tmp_path
     return make

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import edited_stack
+from conftest import edited_stack, scratch_project
 from gpufleet.cli import main
 from gpufleet.promote.audit import read_audit
 
@@ -21,7 +21,7 @@ QUICK_SLO = {"targetUsers": 8, "durationS": 3, "warmupS": 0.5, "ttftP95Ms": 2000
 
 def project(tmp_path: Path, **changes: Any) -> Path:
     """A project root whose stacks/ holds prod-us-east-1 with traffic and SLO blocks."""
-    stacks = tmp_path / "root" / "stacks"
+    stacks = scratch_project(tmp_path / "root") / "stacks"
     stacks.mkdir(parents=True)
     blocks = copy.deepcopy({"gpufleet:traffic": TRAFFIC, "gpufleet:slo": QUICK_SLO})
     text = edited_stack("prod-us-east-1", {**blocks, **changes})

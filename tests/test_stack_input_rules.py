@@ -21,17 +21,16 @@ EKS = "aws:eks/cluster:Cluster"
 # ---------------------------------------------------------------- stack names and files
 
 
-@pytest.mark.parametrize("name, short", [("prod-us-east-1", "prod-us-east-1"), ("dev_1.a", "dev_1.a"),
-                                         ("acme/gpufleet/prod-us-east-1", "prod-us-east-1")])
-def test_valid_stack_names(name: str, short: str) -> None:
-    assert stackfile.stack_short_name(name, "gpufleet") == short
-
-
-@pytest.mark.parametrize("name", ["", ".", "..", "-x", "a/b", "a/../b", "x y", "a\x00b", "é", "a" * 101,
-                                  "evil/../../../../evil", "/etc/passwd"])
-def test_invalid_stack_names(name: str) -> None:
-    with pytest.raises(StackConfigError, match="is not a valid stack name"):
-        stackfile.stack_short_name(name, "gpufleet")
+def test_a_stack_file_must_resolve_inside_the_stack_directory(tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (tmp_path / "outside.yaml").write_text("config: {}\n")
+    (stacks / "Pulumi.linked.yaml").symlink_to(tmp_path / "outside.yaml")
+    (stacks / "Pulumi.plain.yaml").write_text("config: {}\n")
+    assert stackfile.check_inside("plain", stacks / "Pulumi.plain.yaml", stacks) == stacks / "Pulumi.plain.yaml"
+    with pytest.raises(StackConfigError, match=r"^stack 'linked': stack: Pulumi.linked.yaml resolves outside the "
+                                               r"stacks/ directory"):
+        stackfile.check_inside("linked", stacks / "Pulumi.linked.yaml", stacks)
 
 
 def test_a_qualified_name_loads_the_stack_file_of_its_stack() -> None:
@@ -179,5 +178,6 @@ def test_fleet_check_reads_the_previewed_projects_stacks(tmp_path: Path) -> None
     # The installed checkout's own stacks do not share that hostname: the same file alone previews.
     alone = tmp_path / "alone"
     (alone / "stacks").mkdir(parents=True)
+    (alone / "Pulumi.yaml").write_bytes((ROOT / "Pulumi.yaml").read_bytes())
     (alone / "stacks" / "Pulumi.prod-us-east-1.yaml").write_text(edited_stack("prod-us-east-1", shared))
     assert preview_stack("prod-us-east-1", root=alone).ok

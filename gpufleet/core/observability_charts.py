@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gpufleet.core import naming
+from gpufleet.core import clouds, naming
 from gpufleet.core.manifests import mirror_reference, parse_image
 from gpufleet.core.observability_config import remote_write_url
 from gpufleet.core.scheduling import gpu_node_selector, gpu_tolerations
@@ -136,7 +136,7 @@ def kube_prometheus_values(cfg: "StackConfig") -> dict[str, Any]:
 def _remote_write(cfg: "StackConfig", url: str) -> dict[str, Any]:
     """AMP signs with SigV4 (the Prometheus pod's IRSA role); ARMS takes the VPC endpoint's URL."""
     entry: dict[str, Any] = {"url": url, "queueConfig": {"maxSamplesPerSend": 1000, "capacity": 2500}}
-    if cfg.cloud == "aws":
+    if clouds.get(cfg.cloud).remote_write_sigv4:
         entry["sigv4"] = {"region": cfg.region}
     return entry
 
@@ -164,6 +164,6 @@ def charts_for(cfg: "StackConfig") -> list[tuple[Chart, dict[str, Any]]]:
     """(chart, values) in install order; metrics-server only where the cloud lacks it (EKS)."""
     out = [(chart(cfg, "kube-prometheus-stack"), kube_prometheus_values(cfg)),
            (chart(cfg, "dcgm-exporter"), dcgm_values(cfg))]
-    if cfg.cloud == "aws":
+    if clouds.get(cfg.cloud).needs_metrics_server:
         out.append((chart(cfg, "metrics-server"), metrics_server_values(cfg)))
     return out

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gpufleet.core import clouds
 from gpufleet.core.errors import ConfigError
 
 KEY = "gpufleet:observability"
@@ -85,7 +86,7 @@ def validate_observability(obs: ObservabilityConfig, *, cloud: str, jurisdiction
     if rw is None:
         return
     key = f"{KEY}.remoteWrite"
-    wanted = "amp" if cloud == "aws" else "arms"
+    wanted = clouds.get(cloud).metrics_remote_write
     if rw.provider != wanted:
         why = "China stacks keep metrics in mainland China" if jurisdiction == "cn" else f"{cloud} stacks"
         raise ConfigError(f"{key}.provider", f"{rw.provider!r} is not allowed here ({why}; allowed: {wanted})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gpufleet.core import clouds
 from gpufleet.core.autoscaling_addons import KEDA_NAMESPACE, PROMETHEUS_PORT
 from gpufleet.core.dashboards import dashboard_json, stack_dashboards
 from gpufleet.core.manifests import PORT
@@ -158,7 +159,7 @@ def scrape_targets(cfg: "StackConfig") -> list[tuple[str, str, str]]:
     rows += [("ServiceMonitor dcgm-exporter", MONITORING_NAMESPACE, "GPU util, memory, power, XID (GPU nodes)"),
              ("ServiceMonitor kube-state-metrics", MONITORING_NAMESPACE, "replicas, pods, nodes"),
              ("ServiceMonitor node-exporter", MONITORING_NAMESPACE, "node CPU, memory, disk, network")]
-    if cfg.cloud == "aws":
+    if clouds.get(cfg.cloud).needs_metrics_server:
         rows.append(("metrics-server", "kube-system", "resource metrics API (HPA CPU, kubectl top)"))
     return rows
 

@@ -10,7 +10,6 @@ meaning of any key.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +17,14 @@ import yaml
 
 from gpufleet.core.errors import ConfigError, StackConfigError
 
-# Pulumi stack names: letters, digits, '.', '_' and '-', optionally qualified as org/project/stack.
-# The first character must be a letter or digit, so '.', '..' and '-flag' are never names.
-_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
-STACK_NAME = re.compile(rf"^(?:(?P<org>{_PART})/(?P<project>{_PART})/)?(?P<stack>{_PART})$")
-STACK_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, optionally as org/project/stack"
 MAX_FILE_BYTES = 1 << 20  # a stack file is a few kilobytes; a megabyte is not a stack file
 MAX_NODES = 20_000  # YAML nodes after alias expansion (stops "billion laughs" documents)
 # Top-level keys of a Pulumi stack settings file (https://www.pulumi.com/docs/iac/concepts/projects/stack-settings-file/).
 TOP_LEVEL_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "secretsprovider")
 
 
-def stack_short_name(stack: str, project: str) -> str:
-    """The stack part of a (possibly org/project/-qualified) name; StackConfigError if not a name."""
-    match = STACK_NAME.match(stack) if isinstance(stack, str) else None
-    if match is None:
-        raise StackConfigError(str(stack), "stack", f"is not a valid stack name (allowed: {STACK_NAME_RULE})")
-    if match["project"] is not None and match["project"] != project:
-        raise StackConfigError(stack, "stack", f"names project {match['project']!r}; this project is {project!r}")
-    return match["stack"]
-
-
-def stack_path(stack: str, stacks_dir: Path, project: str) -> Path:
-    """`<stacks_dir>/Pulumi.<stack>.yaml`, refused unless it resolves inside `stacks_dir` (no symlink escapes)."""
-    name = stack_short_name(stack, project)
-    path = stacks_dir / f"Pulumi.{name}.yaml"
+def check_inside(stack: str, path: Path, stacks_dir: Path) -> Path:
+    """`path`, refused unless it resolves inside `stacks_dir` (no symlink escapes)."""
     try:
         inside = path.resolve().parent == stacks_dir.resolve()
     except (OSError, RuntimeError):  # a symlink loop
@@ -173,10 +155,3 @@ def config_map(text: str, file_name: str, project: str) -> dict[str, Any]:
         out[full] = value
     return out
 
-
-def project_root_from(start: Path, fallback: Path) -> Path:
-    """The nearest directory at or above `start` with a Pulumi.yaml (what `pulumi` itself does)."""
-    for directory in (start, *start.parents):
-        if (directory / "Pulumi.yaml").is_file():
-            return directory
-    return fallback

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pulumi
 
-from gpufleet.core.config import StackConfig, read_pulumi_config
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.stack_config import read_pulumi_config
 from gpufleet.infra.components.base import ClusterResult
 from gpufleet.infra.components.model_server import ModelServer, ModelServerArgs
 from gpufleet.infra.components.observability import build_observability
