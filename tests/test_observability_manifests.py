@@ -10,6 +10,7 @@ import pytest
 
 from conftest import cached_preview, shipped_stacks
 from gpufleet.core.config import load_stack
+from gpufleet.core.moderation_stage import stage_enabled
 from gpufleet.core.crds import crd_errors, custom_resources
 from gpufleet.core.naming import acr_vpc_host
 from gpufleet.core.observability_charts import catalog, charts_for
@@ -60,13 +61,20 @@ def test_every_release_has_a_pod_monitor_labelled_stack_release_model(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_model_server_netpols_admit_monitoring_on_the_serving_port_and_nothing_else_new(stack):
     cfg = load_stack(stack)
+    moderated = stage_enabled(cfg)  # then only the moderation proxy, not the gateway, reaches vLLM
     for name in cfg.releases:
-        policies = [p for p in registered(stack, "NetworkPolicy") if p["metadata"]["namespace"] == f"llm-{name}"]
+        policies = [p for p in registered(stack, "NetworkPolicy") if p["metadata"]["namespace"] == f"llm-{name}"
+                    and p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") != "moderation-proxy"]
         ingress = [rule for p in policies for rule in p["spec"].get("ingress", [])]
-        assert len(ingress) == 1
+        assert len(ingress) == (2 if moderated else 1)
         (peer,) = ingress[0]["from"]
-        assert peer["namespaceSelector"]["matchExpressions"][0]["values"] == ["gateway", "monitoring"]
+        assert peer["namespaceSelector"]["matchExpressions"][0]["values"] == (
+            ["monitoring"] if moderated else ["gateway", "monitoring"])
         assert ingress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+        if moderated:
+            assert ingress[1] == {"from": [{"podSelector": {"matchLabels": {
+                "app.kubernetes.io/name": "moderation-proxy", "app.kubernetes.io/instance": name}}}],
+                "ports": [{"protocol": "TCP", "port": 8000}]}
 
 
 @pytest.mark.parametrize("stack", CN)

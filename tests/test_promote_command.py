@@ -97,6 +97,7 @@ def test_dry_run_against_the_local_simulator(tmp_path: Path, capsys: pytest.Capt
     assert "  checks: dry run against the local simulator (--local): there is no cluster, so the Kubernetes rollout " \
            "check is skipped" in out
     assert out.count("  verdict: pass (all objectives met under a valid measurement)") == 2
+    assert any(line.startswith("  gate: measure ") and "p95 TTFT" in line for line in out)  # progress, per gate
     assert "step 2: would set blue=0, green=100 (dry run: nothing applied)" in out
     assert out[-2] == "dry-run-passed: every check passed (dry run: nothing applied)"
     events = read_audit(tmp_path / "audit.jsonl")

@@ -17,7 +17,8 @@ from gpufleet.preview.engine import preview_stack
 
 CIPHER = "v1:Z2VuYWktZmlsaW5nLWNpcGhlcnRleHQ="
 FILED = {"publicEndpoint": True, "icpFiling": "浙ICP备2024012345号-1", "genaiFilingId": {"secure": CIPHER},
-         "moderation": {"provider": "aliyun-green", "endpoint": "https://green-cip.cn-hangzhou.aliyuncs.com"}}
+         "moderation": {"provider": "aliyun-green", "endpoint": "https://green-cip.cn-hangzhou.aliyuncs.com",
+                        "image": "gpufleet-moderation:0.1.0@sha256:" + "0" * 64}}
 
 
 def test_nested_secure_values_are_masked_and_their_key_is_secret():

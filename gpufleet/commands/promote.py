@@ -158,6 +158,7 @@ def plan_lines(plan: Any, target: Any, *, dry_run: bool, settle_s: float, rollou
 
 def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     from gpufleet.promote.audit import AuditLog, who
+    from gpufleet.loadtest.progress import throttled
     from gpufleet.promote.gates import LoadTestGate, needs_remote
     from gpufleet.promote.inputs import InputsError, load_inputs
     from gpufleet.promote.kube import KubeRolloutCheck, SkippedRolloutCheck
@@ -199,12 +200,14 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                 cleanup.enter_context(server)
             except (RuntimeError, TimeoutError) as exc:
                 raise CannotRun(f"the local simulator did not start: {exc}") from None
-            target = Target(server.url, server.model)
+            from gpufleet.moderation.local_stage import stage_in_front
+            # a stack with a moderation stage is gated through it
+            target = Target(cleanup.enter_context(stage_in_front(args.stack, server.url)), server.model)
             rollout: Any = SkippedRolloutCheck(LOCAL_SKIP_REASON)
             rollout_note = LOCAL_SKIP_REASON
             traffic_stack = None
             lock = None  # nothing of the stack is touched
-            gate = LoadTestGate(allow_remote=False)
+            gate = LoadTestGate(allow_remote=False, on_progress=throttled(say, label="  gate"))
         else:
             from gpufleet.promote.automation import PulumiStack, StackUnavailable
 
@@ -226,7 +229,7 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             lock = PromotionLock(lock_dir(args, project.root), stack, {
                 "who": who(), "candidate": args.candidate, "since": audit.clock(), "promotion": audit.promotion_id,
             })
-            gate = LoadTestGate(allow_remote=needs_remote(url))
+            gate = LoadTestGate(allow_remote=needs_remote(url), on_progress=throttled(say, label="  gate"))
         for line in plan_lines(plan, target, dry_run=args.dry_run, settle_s=args.settle, rollout_note=rollout_note):
             say(line)
         slo = inputs.slo

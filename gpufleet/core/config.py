@@ -29,6 +29,7 @@ from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.moderation_stage import check_moderation
 from gpufleet.core.project import config_defaults, find_project
 from gpufleet.core import secrets as secret_values
 from gpufleet.core.observability_config import ObservabilityConfig
@@ -441,6 +442,7 @@ def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, 
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})
+        check_moderation(cfg)
         from gpufleet.core.observability_sizing import check_observability
         check_observability(cfg, catalog)
         return cfg

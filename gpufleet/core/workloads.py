@@ -14,6 +14,7 @@ import yaml
 
 from gpufleet.core.catalog import load_instance_catalog
 from gpufleet.core.config import StackConfig
+from gpufleet.core.moderation_stage import stage_enabled
 from gpufleet.core.manifests import (
     NVIDIA_DEVICE_PLUGIN_IMAGE, GpuPluginRenderParams, ReleaseRenderParams, WeightsFetcher, default_resources,
     weights_source_url,
@@ -88,6 +89,8 @@ def release_params(cfg: StackConfig, name: str, release: Release) -> ReleaseRend
         service_account=MODEL_SERVER_SERVICE_ACCOUNT,
         service_account_annotations=annotations,
         namespace_labels=ns_labels,
+        # With the moderation stage, only its proxy (and Prometheus) may reach vLLM, never the gateway.
+        client_namespaces=() if stage_enabled(cfg) else ("gateway",),
     )
 
 

@@ -96,8 +96,10 @@ def main(root: Path | None = None) -> None:
     servers = deploy_model_servers(cfg, cluster)
     build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
     export_stack(cfg, cluster, servers)
+    from gpufleet.infra.components.moderation import deploy_moderation
+    stage = deploy_moderation(cfg, cluster, servers)  # None unless the stack declares moderation
     if cfg.traffic is not None:
         from gpufleet.infra.components.traffic import build_traffic
         build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
-                      pulumi.ResourceOptions(depends_on=list(servers.values())))
+                      pulumi.ResourceOptions(depends_on=[*servers.values(), *([stage] if stage else [])]))
     pulumi.export("cost", cost)

@@ -98,6 +98,19 @@ def check_workload(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> None:
         raise ValueError(f"unknown workload {workload!r} (allowed: {', '.join(names)})")
 
 
+def workload_kind(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> tuple[str, bool] | None:
+    """(endpoint, streamed) of a workload (a mix: of its first entry); None if it is not defined."""
+    path = loadtests_dir / "workloads.yaml"
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))["workloads"]
+        spec = entries[workload]
+        if "mix" in spec:
+            spec = entries[next(iter(spec["mix"]))]
+        return str(spec.get("endpoint", "chat")), bool(spec.get("stream", True))
+    except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return None
+
+
 def locustfile_for(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> Path:
     return loadtests_dir / LOCUSTFILES.get(workload, "chat.py")
 

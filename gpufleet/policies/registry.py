@@ -12,6 +12,7 @@ from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
 from . import credential_rules
+from . import moderation_path
 from . import observability as obs
 from . import residency
 from . import workload_hardening as wl
@@ -105,6 +106,13 @@ POLICIES: tuple[PolicySpec, ...] = (
             "send prompts abroad to do it.",
         source=f"{GENAI} arts. 4 and 14; TC260-003 Basic Security Requirements for Generative AI Services (2024)",
         level="mandatory", scope="stack", validate=cn.cn_content_moderation,
+    ),
+    PolicySpec(
+        id="cn-moderation-in-request-path",
+        why="A moderation hook that is declared but not wired screens nothing; only a stage every request passes "
+            "through stops illegal content, and it must refuse when it cannot decide.",
+        source=f"{GENAI} arts. 4 and 14; TC260-003 Basic Security Requirements for Generative AI Services (2024)",
+        level="mandatory", scope="stack", validate=moderation_path.cn_moderation_in_request_path,
     ),
     PolicySpec(
         id="cn-undeclared-public-endpoint",

@@ -38,7 +38,7 @@ from gpufleet.simserver.protocol import (
     parse_request,
 )
 from gpufleet.simserver.truth import TruthLog, TruthRecord
-from gpufleet.tokens import OUTPUT_VOCAB
+from gpufleet.tokens import OUTPUT_VOCAB, tokenize
 
 __all__ = ["SimServer", "bind_socket", "serve"]
 
@@ -51,6 +51,12 @@ _INJECTED_ERRORS = {
 def request_rng(seed: int, seq_no: int) -> random.Random:
     """The RNG of request ``seq_no``: independent of every other request."""
     return random.Random(f"gpufleet-sim:{seed}:{seq_no}")
+
+
+def fixed_tokens(text: str, n: int) -> list[str]:
+    """The first ``n`` tokens of ``text`` repeated (``--output-text``: deterministic answers)."""
+    pieces = tokenize(text)
+    return [pieces[i % len(pieces)] for i in range(n)]
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -209,6 +215,8 @@ class SimServer:
             return self._reject(record, plan.error_status, body, "injected_error", echo)
 
         tokens = rng.choices(OUTPUT_VOCAB, k=parsed.max_tokens)
+        if config.output_text is not None:  # drawn anyway, so timing draws stay where they were
+            tokens = fixed_tokens(config.output_text, parsed.max_tokens)
         prefix = "chatcmpl-" if endpoint == CHAT else "cmpl-"
         response_id = prefix + (header_id or uuid.uuid4().hex)
         loop = asyncio.get_running_loop()

@@ -18,6 +18,10 @@ class Alicloud(Cloud):
     def weights_fetch_command(self, src: str, dest: str) -> list[str]:
         return ["ossutil", "cp", "--recursive", "--update", src, dest]
 
+    def role_annotations(self, role_name: str) -> dict[str, str]:
+        """ACK RRSA: the pod-identity webhook projects an OIDC token for this RAM role."""
+        return {"pod-identity.alibabacloud.com/role-name": role_name}
+
     def workload_identity(self, stack: str, role_token: str) -> tuple[dict[str, str], dict[str, str]]:
         # ACK RRSA: the pod-identity webhook injects the OIDC token for this role.
         return ({"pod-identity.alibabacloud.com/role-name": resource_name(stack, "weights-reader")[:64]},

@@ -65,6 +65,10 @@ class Cloud:
         """(service-account annotations, namespace labels) that give pods the weights-reader role."""
         raise NotImplementedError
 
+    def role_annotations(self, role_name: str) -> dict[str, str]:
+        """Service-account annotations that give pods a cloud role named `role_name` ({} where none applies)."""
+        return {}
+
     def load_balancer_annotations(self, stack: str, tags: Mapping[str, str], *, public: bool) -> dict[str, str]:
         """Service annotations for the L4 load balancer in front of the gateway."""
         raise NotImplementedError

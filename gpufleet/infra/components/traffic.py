@@ -26,6 +26,7 @@ from gpufleet.core.traffic_names import (
     backend_for, release_path,
 )
 from gpufleet.infra.components.base import ClusterResult
+from gpufleet.infra.components.moderation import moderation_route_backend
 from gpufleet.infra.components.traffic_components import (
     DNS_RECORDS, TrafficRouter, TrafficRouterArgs, WeightedEndpoint, WeightedEndpointArgs, _address_of,
     _status_mapping, _unknown_output,
@@ -87,6 +88,7 @@ def router_args(cfg: StackConfig, cluster: ClusterResult, traffic: TrafficConfig
         registry_url=cluster.registry_url,
         tags=cfg.tags,
         public=endpoint_is_public(cfg),
+        route_backend=moderation_route_backend(cfg),
     )
 
 

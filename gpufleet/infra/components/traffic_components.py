@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from gpufleet.core import clouds
 from gpufleet.core.traffic_names import (
     ENVOY_PROXY_NAME, GATEWAY_API, GATEWAY_CLASS, GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_SERVICE_NAME, ROUTE_NAME,
-    backend_for,
+    Backend, backend_for,
 )
 from gpufleet.infra.components.traffic_dns import (
     ALIDNS_TTL_SECONDS, DNS_TTL_SECONDS, AlidnsRecordWeight, record_type, relative_name,
@@ -48,6 +48,8 @@ class TrafficRouterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # False: the load balancer is reachable only inside the VPC (see endpoint_is_public).
     public: bool = True
+    # Which Service the route sends a release's traffic to (its moderation proxy's, when the stage runs).
+    route_backend: Callable[[str], Backend] = backend_for
 
 
 def _unknown_output() -> pulumi.Output[str]:
@@ -90,7 +92,7 @@ class TrafficRouter(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrafficRouterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args.provider, k8s.Provider):
             raise TypeError("an explicit pulumi_kubernetes.Provider is required (no ambient kubeconfig)")
-        spec = httproute_spec(args.release_weights)  # fails before anything is registered
+        spec = httproute_spec(args.release_weights, args.route_backend)  # fails before anything is registered
         super().__init__("gpufleet:k8s:TrafficRouter", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {"app.kubernetes.io/part-of": "gpufleet", "gpufleet.io/stack": args.stack}
@@ -176,8 +178,8 @@ class TrafficRouter(pulumi.ComponentResource):
                 api_version=f"{GATEWAY_API}/v1beta1",
                 kind="ReferenceGrant",
                 metadata={"name": f"{ROUTE_NAME}-from-{GATEWAY_NAMESPACE}",
-                          "namespace": backend_for(release).namespace, "labels": labels},
-                spec=reference_grant_spec(release),
+                          "namespace": args.route_backend(release).namespace, "labels": labels},
+                spec=reference_grant_spec(release, args.route_backend),
                 opts=after_crds,
             )
             for release in sorted(args.release_weights)

@@ -6,7 +6,7 @@ A new kind of backend (e.g. a moderation proxy in front of the releases) is one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gpufleet.core.traffic_names import (
@@ -28,9 +28,10 @@ def _backend_ref(backend: Backend, weight: int) -> dict[str, Any]:
     }
 
 
-def _direct_rules(release: str, timeouts: Mapping[str, str]) -> list[dict[str, Any]]:
+def _direct_rules(release: str, timeouts: Mapping[str, str],
+                  route_backend: Callable[[str], Backend] = backend_for) -> list[dict[str, Any]]:
     """A header rule and a path rule that reach `release` whatever its weight (the gate's way in)."""
-    backend = backend_for(release)
+    backend = route_backend(release)
     return [
         {
             "matches": [{"headers": [{"type": "Exact", "name": RELEASE_HEADER, "value": release}]}],
@@ -49,7 +50,7 @@ def _direct_rules(release: str, timeouts: Mapping[str, str]) -> list[dict[str, A
     ]
 
 
-def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
+def httproute_spec(weights: Mapping[str, int], route_backend: Callable[[str], Backend] = backend_for) -> dict[str, Any]:
     """Default rule split by `weights`; one header rule and one path rule per release.
 
     Gateway API precedence: a rule with a header match beats the plain `/` rule,
@@ -59,10 +60,11 @@ def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
         raise ValueError(f"at least one release needs a weight above 0; got {dict(weights)}")
     releases = sorted(weights)
     timeouts = {"request": REQUEST_TIMEOUT}
-    rules: list[dict[str, Any]] = [rule for release in releases for rule in _direct_rules(release, timeouts)]
+    rules: list[dict[str, Any]] = [rule for release in releases
+                                   for rule in _direct_rules(release, timeouts, route_backend)]
     rules.append({
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "backendRefs": [_backend_ref(backend_for(r), weights[r]) for r in releases],
+        "backendRefs": [_backend_ref(route_backend(r), weights[r]) for r in releases],
         "timeouts": timeouts,
     })
     return {
@@ -76,9 +78,9 @@ def httproute_spec(weights: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def reference_grant_spec(release: str) -> dict[str, Any]:
+def reference_grant_spec(release: str, route_backend: Callable[[str], Backend] = backend_for) -> dict[str, Any]:
     """Lets the HTTPRoute in the gateway namespace use this release's Service, and nothing else."""
-    backend = backend_for(release)
+    backend = route_backend(release)
     return {
         "from": [{"group": GATEWAY_API, "kind": "HTTPRoute", "namespace": GATEWAY_NAMESPACE}],
         "to": [{"group": "", "kind": "Service", "name": backend.service}],
