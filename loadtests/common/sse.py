@@ -74,6 +74,19 @@ def _choice_text(endpoint: str, choice: Any, *, stream: bool) -> str | None:
     return "".join(texts)
 
 
+def _not_sse(line: str) -> tuple[Outcome, str]:
+    """A line that is not SSE: a JSON error body (e.g. a 200 carrying {"error": ...}) is the server's
+    error answer; anything else is a malformed stream."""
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "error" in obj:
+            return Outcome.HTTP_ERROR, f"error body: {_error_message(obj)}"
+    return Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}"
+
+
 def _error_message(obj: dict[str, Any]) -> str:
     err = obj.get("error")
     if isinstance(err, dict):
@@ -166,7 +179,7 @@ class StreamParser:
         elif line.startswith(("event:", "id:", "retry:")):
             return
         else:
-            self._failure = (Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}")
+            self._failure = _not_sse(line)
 
     def end(self, at: float) -> Parsed:
         """The connection ended (cleanly or not): the final outcome, with the characters streamed."""
@@ -175,6 +188,9 @@ class StreamParser:
         return parsed
 
     def _end(self, at: float) -> Parsed:
+        if not self.finished and self._pending and b"\n" not in self._pending and not self._content_times:
+            # the whole body is one unterminated line: a plain body, e.g. a 200 with a JSON error
+            self._failure = _not_sse(self._pending.decode("utf-8", "replace").strip())
         if not self.finished and self._pending:  # a last event with complete lines but no blank line
             complete = self._pending[:self._pending.rfind(b"\n") + 1]
             self._pending = b""
