@@ -85,6 +85,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
         raise CannotRun("--local needs --dry-run: a simulator's verdict must never move real traffic")
     if args.sim and not args.local:
         raise CannotRun("--sim configures the local simulator; it needs --local")
+    if args.host is not None and not args.host.strip():
+        raise CannotRun("--host is empty; give the candidate's base URL, or leave --host out to use the gateway")
     if args.local and args.host:
         raise CannotRun("--local and --host both choose the gate's target; give one")
     if args.settle < 0 or args.timeout < 0:
@@ -178,6 +180,11 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                           cloud=inputs.cloud, releases=inputs.replicas)
     except (InputsError, PlanError) as exc:
         raise CannotRun(str(exc)) from None
+    from gpufleet.loadtest.runner import check_workload
+    try:
+        check_workload(inputs.slo.workload)
+    except ValueError as exc:  # the gate could never run: say so now, not as an invalid verdict per step
+        raise CannotRun(f"stack '{stack}': gpufleet:slo.workload: {exc}") from None
     audit = AuditLog(args.audit_log, stack=stack, candidate=args.candidate)
     with ExitStack() as cleanup:
         if args.local:
