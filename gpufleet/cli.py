@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "cost",
     "loadtest",
     "promote",
+    "plan",
     "prices",
 )
 
