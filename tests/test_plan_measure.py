@@ -54,9 +54,17 @@ def test_saturated_client_is_invalid_with_advice_to_add_workers():
     doc = report_doc("invalid", ("client_cpu",), client={"cpu_max": 0.93, "loop_lag_p99_ms": 22.5})
     p = point_from_report(doc, 80.0, "ramp", 2, 1.0)
     assert p.invalid_kind == "client"
-    assert p.advice == ("The load generator saturated (client CPU 0.93 of a core, loop lag p99 22.5 ms): no knee is "
-                        "reported from a saturated client. Add Locust workers: --processes 3 (or more), or run "
+    assert p.advice == ("The load generator saturated or fell behind (client CPU 0.93 of a core, loop lag p99 22.5 ms): "
+                        "no knee is reported from such a client: add Locust workers: --processes 3 (or more), or run "
                         "in-cluster (k8s/loadtest/).")
+
+
+def test_a_starved_client_is_told_the_machine_is_busy():
+    doc = report_doc("invalid", ("client_loop_lag_p99_ms",), client={"cpu_max": 0.11, "loop_lag_p99_ms": 11.6})
+    p = point_from_report(doc, 34.3, "bisect", 1, 1.0)
+    assert p.invalid_kind == "client"
+    assert "its CPU share is low, so the machine itself is busy: rerun when it is quieter, or add Locust workers: " \
+           "--processes 2" in p.advice
 
 
 @pytest.mark.parametrize("failed, kind", [(("samples",), "samples"), (("schedule_delay_p99_ms",), "client"),

@@ -68,14 +68,21 @@ def _invalid_kind(doc: dict[str, Any]) -> str:
     return "harness"
 
 
+def _client_cpu_limit(doc: dict[str, Any]) -> float:
+    check = _check(doc, "client_cpu")
+    return float(check["threshold"]) if check and isinstance(check.get("threshold"), (int, float)) else 0.6
+
+
 def advice_for(kind: str, doc: dict[str, Any], processes: int) -> str:
     """What to change so the point can be measured."""
     if kind == "client":
         client = doc.get("client") or {}
         cpu, lag = client.get("cpu_max"), client.get("loop_lag_p99_ms")
         seen = f" (client CPU {cpu:.2f} of a core, loop lag p99 {lag:.1f} ms)" if cpu is not None and lag else ""
-        return (f"The load generator saturated{seen}: no knee is reported from a saturated client. "
-                f"Add Locust workers: --processes {processes + 1} (or more), or run in-cluster (k8s/loadtest/).")
+        busy = ("; its CPU share is low, so the machine itself is busy: rerun when it is quieter, or"
+                if cpu is not None and cpu < _client_cpu_limit(doc) else ":")
+        return (f"The load generator saturated or fell behind{seen}: no knee is reported from such a client{busy} "
+                f"add Locust workers: --processes {processes + 1} (or more), or run in-cluster (k8s/loadtest/).")
     if kind == "samples":
         return "Too few requests in the window: lengthen --point-duration or lower --min-samples."
     return "The harness failed; see the reason above and the load-test docs (docs/loadtest.md)."
