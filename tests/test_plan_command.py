@@ -51,6 +51,7 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setattr(plan_run, "GateMeasure", FakeMeasure)
     monkeypatch.setattr(plan_run, "target", fake_target)
     monkeypatch.setattr(FakeMeasure, "invalid_from", None)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
@@ -80,6 +81,13 @@ def test_prints_the_plan_and_writes_json_and_html(root, capsys):
     assert "<script" not in html
     assert (root / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes() == \
         (PROJECT_ROOT / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes()  # not written without --write
+
+
+def test_reports_go_under_out_by_default(root, capsys):
+    assert plan(root, "--peak-rps", "40") == 0
+    assert "wrote out/plan-prod-us-east-1-blue.json and out/plan-prod-us-east-1-blue.html" in capsys.readouterr().out
+    assert json.loads((root / "out" / "plan-prod-us-east-1-blue.json").read_text())["release"] == "blue"
+    assert (root / "out" / "plan-prod-us-east-1-blue.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_saturated_client_exits_3_without_a_knee(root, capsys, monkeypatch):

@@ -58,8 +58,10 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--processes", type=int, default=1, help="Locust processes per point (default 1)")
     sweep.add_argument("--timeout", type=float, default=60.0, help="seconds one request may take (default 60)")
     out = p.add_argument_group("output")
-    out.add_argument("--json", type=Path, metavar="PATH", help="write the plan document")
-    out.add_argument("--html", type=Path, metavar="PATH", help="write the plan page (curves and cost table)")
+    out.add_argument("--json", type=Path, metavar="PATH",
+                     help="write the plan document (default: out/plan-STACK-RELEASE.json)")
+    out.add_argument("--html", type=Path, metavar="PATH",
+                     help="write the plan page, curves and cost table (default: out/plan-STACK-RELEASE.html)")
     out.add_argument("--write", action="store_true", help="write the plan into the stack file (diff shown first; "
                                                           "only when the result previews cleanly)")
     out.add_argument("--root", type=Path, help="project root whose stacks/ to read (default: this checkout)")
@@ -89,11 +91,19 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--warmup must be >= 0, got {args.warmup:g}")
 
 
+def default_outputs(args: argparse.Namespace) -> None:
+    """Without --json/--html the plan still leaves its record, under out/ like the demo's reports."""
+    stem = Path("out") / f"plan-{args.stack}-{args.release}"
+    args.json = args.json or stem.with_suffix(".json")
+    args.html = args.html or stem.with_suffix(".html")
+
+
 def run(args: argparse.Namespace) -> int:
     from gpufleet.commands.plan_run import execute
 
     try:
         check_args(args)
+        default_outputs(args)
         return execute(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -67,7 +67,8 @@ def _progress(quiet: bool):
         figures = "  ".join(f"{label} {value:.1f}" for label, value in (
             ("TTFT p95 ms", point.ttft_p95_ms), ("TPOT p95 ms", point.tpot_p95_ms),
             ("output tok/s", point.output_tokens_per_s)) if value is not None)
-        print(f"  {point.phase:<6} {point.rate:8g} req/s  {point.verdict.upper():<7} {figures}  ({point.wall_s:.1f} s)",
+        took = f"  ({point.wall_s:.1f} s)" if point.wall_s is not None else ""
+        print(f"  {point.phase:<6} {point.rate:8g} req/s  {point.verdict.upper():<7} {figures}{took}",
               file=sys.stderr, flush=True)
     return show
 
@@ -99,10 +100,9 @@ def summary(sweep: SweepResult, plan: StackPlan | None, ctx: report.PlanContext)
 
 
 def _outputs(args: argparse.Namespace, doc: dict[str, Any]) -> None:
-    if args.json:
-        report.write_json(doc, args.json)
-    if args.html:
-        report.write_html(doc, args.html)
+    report.write_json(doc, args.json)
+    report.write_html(doc, args.html)
+    print(f"wrote {args.json} and {args.html}")
 
 
 def _write(args: argparse.Namespace, plan: StackPlan) -> str | None:
