@@ -79,12 +79,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per point")
     parser.add_argument("--resolution", type=float, default=0.1)
+    parser.add_argument("--config", action="append", metavar="M:TTFT:ITL:QUEUE",
+                        help="slots, TTFT ms, ITL ms, queueing allowed ms (repeatable; default: three built in)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    configs = [Config(*(float(v) if i else int(v) for i, v in enumerate(c.split(":")))) for c in args.config or []]
     runs = []
     print(f"{'M':>3} {'t ms':>5} {'i ms':>5} {'C req/s':>8} {'run':>3} {'points':>6} {'wall s':>7} "
           f"{'s/point':>7} {'knee':>6} {'knee/C':>7}  within one step")
-    for cfg in CONFIGS:
+    for cfg in configs or CONFIGS:
         for i in range(args.repeat):
             run = one_sweep(cfg, args.duration, args.resolution)
             runs.append(run)
