@@ -32,6 +32,7 @@ def test_point_slo_overrides_for_short_rehearsals():
 def report_doc(verdict: str, failed: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     names = ("samples", "client_cpu", "client_loop_lag_p99_ms", "schedule_delay_p99_ms", "achieved_rate_ratio")
     checks = [{"name": n, "kind": "validity", "passed": n not in failed} for n in names]
+    checks += [{"name": n, "kind": "validity", "passed": False} for n in failed if n not in names]
     checks.append({"name": "ttft_p95_ms", "kind": "slo", "passed": verdict != "fail"})
     doc = {
         "gate": {"verdict": verdict, "reason": f"reason {verdict}", "checks": checks},
@@ -71,6 +72,35 @@ def test_a_starved_client_is_told_the_machine_is_busy():
                                           (("harness",), "harness")])
 def test_invalid_kinds(failed, kind):
     assert point_from_report(report_doc("invalid", failed), 5.0, "ramp", 1, 1.0).invalid_kind == kind
+
+
+def test_invalid_client_but_clearly_over_is_a_fail():
+    """Measured here: 48 req/s on a busy machine, TTFT p95 14.4 s against 800 ms, loop lag p99 43.5 ms."""
+    doc = report_doc("invalid", ("client_loop_lag_p99_ms", "schedule_delay_p99_ms"), ttft_ms={"p95": 14432.4},
+                     client={"cpu_max": 0.23, "loop_lag_p99_ms": 43.5}, schedule_delay_ms={"p99": 120.0},
+                     slo={"ttftP95Ms": 800, "tpotP95Ms": 60})
+    doc["gate"]["reason"] = "measurement not valid: client_loop_lag_p99_ms, schedule_delay_p99_ms"
+    p = point_from_report(doc, 48.0, "ramp", 1, 1.0)
+    assert p.verdict == "fail" and p.invalid_kind is None and p.advice == ""
+    assert p.reason == ("clearly over: TTFT p95 14432 ms is 18.0x the 800 ms objective, far beyond the client's own "
+                        "lateness (163.5 ms) (measurement not valid: client_loop_lag_p99_ms, schedule_delay_p99_ms)")
+
+
+@pytest.mark.parametrize("ttft_p95, failed", [
+    (1500.0, ("client_loop_lag_p99_ms",)),  # under 2x the objective: doubt remains
+    (14432.0, ("samples",)),  # too few samples is not a client-timing doubt
+    (14432.0, ("client_loop_lag_p99_ms", "harness")),
+])
+def test_doubtful_points_stay_invalid(ttft_p95, failed):
+    doc = report_doc("invalid", failed, ttft_ms={"p95": ttft_p95}, slo={"ttftP95Ms": 800},
+                     client={"cpu_max": 0.2, "loop_lag_p99_ms": 43.5}, schedule_delay_ms={"p99": 10.0})
+    assert point_from_report(doc, 48.0, "ramp", 1, 1.0).verdict == "invalid"
+
+
+def test_lateness_larger_than_the_miss_keeps_it_invalid():
+    doc = report_doc("invalid", ("client_loop_lag_p99_ms",), ttft_ms={"p95": 2000.0}, slo={"ttftP95Ms": 800},
+                     client={"cpu_max": 0.9, "loop_lag_p99_ms": 150.0}, schedule_delay_ms={"p99": 0.0})
+    assert point_from_report(doc, 48.0, "ramp", 1, 1.0).verdict == "invalid"  # 1200 ms over < 10 x 150 ms
 
 
 class FakeReport:

@@ -11,7 +11,10 @@ sweep needs and nothing else:
 * the in-flight cap is raised to `rate x request timeout`, so an overloaded
   server shows as slow (fail) rather than as a client that cannot keep its
   schedule (invalid). The client's own health limits are untouched: a
-  saturated client still makes the point invalid.
+  saturated client still makes the point invalid, unless the point is clearly
+  over its objectives by far more than the client's lateness could explain
+  (`clearly_over`): then it is a fail, which bounds the knee from above but is
+  never the knee.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.core.slo import SloSpec
-from gpufleet.plan.sweep import INVALID, Point
+from gpufleet.plan.sweep import FAIL, INVALID, Point
 
 SAMPLE_MARGIN = 1.25
+CLEARLY_OVER, DOUBT_MARGIN = 2.0, 10.0
 CLIENT_CHECKS = frozenset({"client_cpu", "client_loop_lag_p99_ms", "schedule_delay_p99_ms", "achieved_rate_ratio"})
 
 
@@ -59,13 +63,15 @@ def _check(doc: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((c for c in doc["gate"]["checks"] if c["name"] == name), None)
 
 
+def _failed_validity(doc: dict[str, Any]) -> set[str]:
+    return {c["name"] for c in doc["gate"]["checks"] if c["kind"] == "validity" and not c["passed"]}
+
+
 def _invalid_kind(doc: dict[str, Any]) -> str:
-    failed = {c["name"] for c in doc["gate"]["checks"] if c["kind"] == "validity" and not c["passed"]}
-    if failed & CLIENT_CHECKS:
-        return "client"
-    if failed == {"samples"}:
-        return "samples"
-    return "harness"
+    failed = _failed_validity(doc)
+    if not failed or failed - CLIENT_CHECKS - {"samples"}:
+        return "harness"
+    return "client" if failed & CLIENT_CHECKS else "samples"
 
 
 def _client_cpu_limit(doc: dict[str, Any]) -> float:
@@ -88,14 +94,39 @@ def advice_for(kind: str, doc: dict[str, Any], processes: int) -> str:
     return "The harness failed; see the reason above and the load-test docs (docs/loadtest.md)."
 
 
+def clearly_over(doc: dict[str, Any]) -> str | None:
+    """Why a point is over its SLO beyond any doubt the client's lateness could cast, or None.
+
+    A client that fell behind reads every chunk up to its loop lag late and sends up to its
+    schedule delay late; a p95 at least CLEARLY_OVER x its objective, missed by more than
+    DOUBT_MARGIN x that lateness, is a failure of the server whatever the client did.
+    """
+    slo, client = doc.get("slo") or {}, doc.get("client") or {}
+    doubt = (client.get("loop_lag_p99_ms") or 0.0) + ((doc.get("schedule_delay_ms") or {}).get("p99") or 0.0)
+    for label, key, objective_key in (("TTFT", "ttft_ms", "ttftP95Ms"), ("TPOT", "tpot_ms", "tpotP95Ms")):
+        objective, observed = slo.get(objective_key), (doc.get(key) or {}).get("p95")
+        if objective and observed and observed >= CLEARLY_OVER * objective \
+                and observed - objective >= DOUBT_MARGIN * doubt:
+            return (f"clearly over: {label} p95 {observed:.0f} ms is {observed / objective:.1f}x the {objective:g} ms "
+                    f"objective, far beyond the client's own lateness ({doubt:.1f} ms)")
+    return None
+
+
 def point_from_report(doc: dict[str, Any], rate: float, phase: str, processes: int, wall_s: float) -> Point:
-    """The figures a sweep keeps from one load-test report document (`LoadTestReport.to_dict()`)."""
-    verdict = doc["gate"]["verdict"]
+    """The figures a sweep keeps from one load-test report document (`LoadTestReport.to_dict()`).
+
+    A point invalid only through the client's timing but clearly over its objectives is a
+    `fail`: it can bound the knee from above, never be the knee (only a valid `pass` is).
+    """
+    verdict, reason = doc["gate"]["verdict"], doc["gate"]["reason"]
     client = doc.get("client") or {}
     goodput = doc.get("goodput") or {}
     kind = _invalid_kind(doc) if verdict == INVALID else None
+    over = clearly_over(doc) if kind == "client" and _failed_validity(doc) <= CLIENT_CHECKS else None
+    if over:
+        verdict, reason, kind = FAIL, f"{over} ({reason})", None
     return Point(
-        rate=rate, verdict=verdict, reason=doc["gate"]["reason"], phase=phase,
+        rate=rate, verdict=verdict, reason=reason, phase=phase,
         achieved_rate=doc.get("achieved_rate"), ttft_p95_ms=doc["ttft_ms"].get("p95"),
         tpot_p95_ms=doc["tpot_ms"].get("p95"), output_tokens_per_s=doc.get("output_tokens_per_s"),
         requests_per_s=doc.get("requests_per_s"), goodput=goodput.get("share"), error_rate=doc.get("error_rate"),
