@@ -83,7 +83,8 @@ def summary(sweep: SweepResult, plan: StackPlan | None, ctx: report.PlanContext)
         return lines
     f, c, cur = plan.fleet, plan.cost, plan.cost.currency
     lines += [
-        f"knee: {ctx.knee_rps_per_replica:g} req/s per replica, {sweep.knee.output_tokens_per_s:.0f} output tokens/s",
+        f"knee: {ctx.knee_rps_per_replica:g} req/s per replica, {sweep.knee.output_tokens_per_s:.0f} output tokens/s"
+        + ("" if sweep.outcome == "knee" else " (a lower bound: the plan is conservative)"),
         f"replicas: min {f.min_replicas}, max {f.max_replicas} (average needs {f.base_avg}, peak {f.base_peak} with "
         f"{ctx.demand.headroom:.0%} headroom; redundancy {ctx.demand.redundancy} over {f.inputs.zones} zones)",
         f"GPU nodes ({plan.cfg.gpu_pool.instance_type}, {f.inputs.gpus_per_node} GPU(s), {f.replicas_per_node} "
