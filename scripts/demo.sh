@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bash scripts/system-deps.sh
+bash scripts/system-deps.sh demo
 export GPUFLEET=.venv/bin/gpufleet
 export OUT=${GPUFLEET_OUT:-out}
 export STACK=${GPUFLEET_DEMO_STACK:-prod-us-east-1}

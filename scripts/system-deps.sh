@@ -4,7 +4,10 @@
 # package it cannot provide and never fails: the tests that need a tool fail with their own line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t wanted < <(grep -v '^\s*#' scripts/system-packages.txt | grep -v '^\s*$')
+# `system-deps.sh demo` installs only what the demo needs (a fresh demo stays under 5 minutes).
+use=${1:-test}
+mapfile -t wanted < <(awk -v use="$use" '!/^[[:space:]]*(#|$)/ { if (NF == 1) print $1; for (i = 2; i <= NF; i++) if ($i == use) print $1 }' \
+  scripts/system-packages.txt)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -13,22 +13,29 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from gpufleet.core.crds import crd_errors
+
 from gpufleet.core.manifests import (
     NVIDIA_DEVICE_PLUGIN_IMAGE,
-    QUEUE_METRIC,
     GpuPluginRenderParams,
     ReleaseRenderParams,
     WeightsFetcher,
     default_resources,
     mirror_reference,
-    prometheus_adapter_rules,
     render_gpu_plugin,
     render_release,
     rollout_seconds,
     startup_budget_seconds,
     weights_source_url,
 )
-from gpufleet.core.release_config import Release, ResourceOverrides, load_model_catalog, resolve_release, validate_releases
+from gpufleet.core.release_config import (
+    Release,
+    ResourceOverrides,
+    load_model_catalog,
+    resolve_release,
+    scaling_plan,
+    validate_releases,
+)
 
 K8S_VERSION = "1.33"
 DIGEST = "sha256:" + "5f3c9a1e7b2d4c6e" * 4
@@ -114,6 +121,7 @@ def make_params(case: Case, release_name: str = "blue") -> ReleaseRenderParams:
         replicas=r.replicas,
         min_replicas=r.effective_min_replicas,
         max_replicas=r.effective_max_replicas,
+        scaling=scaling_plan(release_name, r, weights_gb=resolved.model.weights_gb, ttft_objective_s=0.8),
         gpu_node_selector={"gpufleet.io/pool": "gpu", "gpufleet.io/gpu-model": case.gpu_model},
         gpu_tolerations=GPU_TOLERATIONS,
         resources=default_resources(
@@ -169,8 +177,12 @@ def env(case: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_object_validates_strictly_for_kubernetes_1_33(case: str):
+    """Core objects against the cluster's OpenAPI schema; custom resources against their upstream CRD."""
     for obj in render_release(make_params(CASES[case])):
-        assert kubernetes_validate.validate(obj, K8S_VERSION, strict=True) == "1.33"
+        if obj["apiVersion"].startswith("keda.sh/"):
+            assert crd_errors(obj) == []
+        else:
+            assert kubernetes_validate.validate(obj, K8S_VERSION, strict=True) == "1.33"
 
 
 def test_device_plugin_validates_strictly():
@@ -198,37 +210,37 @@ def test_object_set_and_order():
         "Deployment/vllm-blue",
         "Service/vllm-blue",
         "PodDisruptionBudget/vllm-blue",
-        "HorizontalPodAutoscaler/vllm-blue",
         "NetworkPolicy/default-deny",
         "NetworkPolicy/vllm-blue-allow-serving",
         "NetworkPolicy/vllm-blue-allow-dns",
         "NetworkPolicy/vllm-blue-allow-https-egress",
+        "ScaledObject/vllm-blue",
     ]
 
 
-def test_fixed_replica_releases_have_no_hpa_and_set_replicas():
+def test_fixed_replica_releases_have_no_autoscaler_and_set_replicas():
     objs = rendered("aws-72b")
-    assert "HorizontalPodAutoscaler/vllm-blue" not in objs
+    assert not [k for k in objs if k.startswith(("ScaledObject/", "HorizontalPodAutoscaler/"))]
     assert objs["Deployment/vllm-blue"]["spec"]["replicas"] == 2
 
 
-def test_autoscaled_releases_leave_replicas_to_the_hpa():
+def test_autoscaled_releases_leave_replicas_to_keda_on_llm_signals():
     objs = rendered("cn-7b")
     assert "replicas" not in objs["Deployment/vllm-blue"]["spec"]
-    hpa = objs["HorizontalPodAutoscaler/vllm-blue"]["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm-blue"}
-    assert hpa["metrics"] == [
-        {
-            "type": "Pods",
-            "pods": {
-                "metric": {"name": "vllm_num_requests_waiting"},
-                "target": {"type": "AverageValue", "averageValue": "5"},
-            },
-        },
-        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}},
-    ]
-    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
+    assert not [k for k in objs if k.startswith("HorizontalPodAutoscaler/")]  # KEDA owns the HPA it creates
+    spec = objs["ScaledObject/vllm-blue"]["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 3)
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm-blue"}
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    queries = {t["name"]: (t["metadata"]["query"], t["metadata"]["threshold"]) for t in spec["triggers"]}
+    assert queries["queue"] == ('sum(vllm:num_requests_waiting{namespace="llm-blue"})', "4")
+    assert queries["kv_cache"] == ('sum(vllm:kv_cache_usage_perc{namespace="llm-blue"})', "0.8")
+    assert "/ 0.8) * scalar(count(vllm:num_requests_running" in queries["ttft"][0]
+    assert {t["metricType"] for t in spec["triggers"]} == {"AverageValue"}
+    # 7B (15.23 GB) from ModelScope: 240 + ceil(15.23 x 35) = 774 s cold start sizes the windows.
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 1548
+    assert behavior["scaleUp"]["policies"][0] == {"type": "Percent", "value": 100, "periodSeconds": 774}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -565,12 +577,6 @@ def test_every_image_is_pinned_by_digest():
         pod = deployment(case)["spec"]["template"]["spec"]
         for c in pod["containers"] + pod.get("initContainers", []):
             assert "@sha256:" in c["image"], (case, c["name"])
-
-
-def test_prometheus_adapter_rule_names_the_hpa_metric():
-    (rule,) = prometheus_adapter_rules()
-    assert rule["name"] == {"matches": "^vllm:num_requests_waiting$", "as": QUEUE_METRIC}
-    assert rule["seriesQuery"].startswith("vllm:num_requests_waiting{")
 
 
 # --------------------------------------------------------------------------- device plugin

@@ -67,7 +67,7 @@ def test_unknown_parameter_names_the_template(tmp_path: Path):
 
 def test_every_shipped_template_loads():
     paths = [p for d in ("model-server", "nvidia-device-plugin") for p in sorted((TEMPLATES_DIR / d).glob("*.yaml"))]
-    assert len(paths) == 12
+    assert len(paths) == 11
     for path in paths:
         assert load_template(path), path
 

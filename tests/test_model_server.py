@@ -64,7 +64,7 @@ def test_release_resources_are_typed_and_use_the_explicit_provider(mocks: Record
             "blue-deployment-vllm-blue": "kubernetes:apps/v1:Deployment",
             "blue-service-vllm-blue": "kubernetes:core/v1:Service",
             "blue-poddisruptionbudget-vllm-blue": "kubernetes:policy/v1:PodDisruptionBudget",
-            "blue-horizontalpodautoscaler-vllm-blue": "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+            "blue-scaledobject-vllm-blue": "kubernetes:keda.sh/v1alpha1:ScaledObject",
             "blue-networkpolicy-default-deny": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
             "blue-networkpolicy-vllm-blue-allow-serving": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
             "blue-networkpolicy-vllm-blue-allow-dns": "kubernetes:networking.k8s.io/v1:NetworkPolicy",

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from gpufleet.core.gpu_capacity import gpu_capacity_plan
+
 from conftest import cached_preview
 from previewing import by_suffix, of_type, one
 from gpufleet.core import iam_documents
@@ -57,8 +59,12 @@ def test_gpu_node_pool(stack):
     p = cached_preview(stack)
     cfg = load_stack(stack)
     gpu = by_suffix(p, "alicloud:cs/nodePool:NodePool", "-gpu")
-    assert gpu["instanceTypes"] == [cfg.gpu_pool.instance_type]
+    # the pool's own type first, then every other type that fits, for GPU stockouts
+    assert gpu["instanceTypes"] == list(gpu_capacity_plan(cfg).instance_types)
+    assert gpu["instanceTypes"][0] == cfg.gpu_pool.instance_type and len(gpu["instanceTypes"]) >= 2
     assert gpu["instanceTypes"][0].startswith(("ecs.gn7i", "ecs.gn7e"))
+    assert (gpu["multiAzPolicy"], gpu["spotStrategy"]) == ("BALANCE", "NoSpot")
+    assert len(gpu["vswitchIds"]) >= 2
     assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
     assert gpu["scalingConfig"] == {"enable": True, "minSize": cfg.gpu_pool.min_size, "maxSize": cfg.gpu_pool.max_size, "type": "gpu"}
     labels = {l["key"]: l["value"] for l in gpu["labels"]}

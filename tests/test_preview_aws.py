@@ -59,27 +59,30 @@ def test_oidc_provider_for_irsa(stack):
 
 
 @pytest.mark.parametrize("stack", AWS)
-def test_gpu_node_group(stack):
+def test_gpu_nodes_come_from_karpenter_and_the_system_pool_stays_managed(stack):
     p = cached_preview(stack)
     cfg = load_stack(stack)
-    gpu = by_suffix(p, "aws:eks/nodeGroup:NodeGroup", "-gpu")
-    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert gpu["instanceTypes"] == [cfg.gpu_pool.instance_type]
-    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
-    assert gpu["labels"]["gpufleet.io/pool"] == "gpu"
-    assert gpu["labels"]["gpufleet.io/gpu-model"] == cfg.gpu_model
-    assert gpu["scalingConfig"] == {"minSize": cfg.gpu_pool.min_size, "desiredSize": cfg.gpu_pool.desired_size,
-                                    "maxSize": cfg.gpu_pool.max_size}
-    assert gpu["capacityType"] == "ON_DEMAND"
+    assert [r.name for r in of_type(p, "aws:eks/nodeGroup:NodeGroup")] == [f"{stack}-system"]
     system = by_suffix(p, "aws:eks/nodeGroup:NodeGroup", "-system")
-    assert system["amiType"] == "AL2023_x86_64_STANDARD"
-    assert "taints" not in system
+    assert system["amiType"] == "AL2023_x86_64_STANDARD" and "taints" not in system
+    (pool,) = [r.inputs for r in p.resources if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+    spec = pool["spec"]
+    reqs = {r["key"]: r["values"] for r in spec["template"]["spec"]["requirements"]}
+    assert reqs["node.kubernetes.io/instance-type"][0] == cfg.gpu_pool.instance_type
+    assert reqs["topology.kubernetes.io/zone"] == list(cfg.network.zones)
+    assert reqs["karpenter.sh/capacity-type"] == ["on-demand"]
+    assert spec["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+    assert spec["template"]["metadata"]["labels"]["gpufleet.io/gpu-model"] == cfg.gpu_model
+    assert spec["limits"]["nvidia.com/gpu"] == str(cfg.gpu_pool.max_size * cfg.gpus_per_node)
+    (node_class,) = [r.inputs for r in p.resources if r.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"]
+    assert node_class["spec"]["metadataOptions"]["httpTokens"] == "required"
+    assert node_class["spec"]["blockDeviceMappings"][0]["ebs"]["encrypted"] is True
 
 
 @pytest.mark.parametrize("stack", AWS)
 def test_imdsv2_and_encrypted_disks_on_every_node(stack):
     templates = of_type(cached_preview(stack), "aws:ec2/launchTemplate:LaunchTemplate")
-    assert len(templates) == 2
+    assert len(templates) == 1  # the system group's; Karpenter's GPU nodes: EC2NodeClass (test above)
     for t in templates:
         md = t.inputs["metadataOptions"]
         assert md["httpTokens"] == "required"
@@ -131,7 +134,8 @@ def test_iam_is_least_privilege(stack):
     trusts = [json.loads(r.inputs["assumeRolePolicy"]) for r in of_type(p, "aws:iam/role:Role")]
     web = [t for t in trusts if t["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"]
     subjects = sorted(next(iter(t["Statement"][0]["Condition"]["StringLike"].values())) for t in web)
-    assert subjects == ["system:serviceaccount:kube-system:aws-node", "system:serviceaccount:llm-*:model-server"]
+    assert subjects == ["system:serviceaccount:kube-system:aws-node", "system:serviceaccount:kube-system:karpenter",
+                        "system:serviceaccount:llm-*:model-server"]
 
 
 def test_spot_gpu_allowed_outside_prod():
@@ -140,4 +144,6 @@ def test_spot_gpu_allowed_outside_prod():
     text = edited_stack("prod-us-east-1", {"gpufleet:environment": "staging", "gpufleet:gpuPool.capacity": "spot"})
     p = preview_stack("prod-us-east-1", text=text)
     assert p.ok
-    assert by_suffix(p, "aws:eks/nodeGroup:NodeGroup", "-gpu")["capacityType"] == "SPOT"
+    (pool,) = [r.inputs for r in p.resources if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+    capacity = next(r for r in pool["spec"]["template"]["spec"]["requirements"] if r["key"] == "karpenter.sh/capacity-type")
+    assert capacity["values"] == ["spot", "on-demand"]  # spot first, Karpenter falls back to on-demand

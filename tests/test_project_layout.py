@@ -9,7 +9,7 @@ import yaml
 
 from conftest import ROOT
 
-SCHEMA = ROOT.parent / "shared" / "schemas" / "pulumi-project.schema.json"
+SCHEMA = ROOT / "tests" / "fixtures" / "schemas" / "pulumi-project.schema.json"
 
 
 def project() -> dict:

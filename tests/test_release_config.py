@@ -212,7 +212,7 @@ def test_parse_releases_camel_case_keys():
         ),
         (
             {"model": "Qwen3-8B", "image": HUB_IMAGE, "replica": 2},
-            "gpufleet:releases.blue.replica: is not a known key (allowed: gpuMemoryUtilization, image, maxModelLen, "
+            "gpufleet:releases.blue.replica: is not a known key (allowed: autoscaling, gpuMemoryUtilization, image, maxModelLen, "
             "maxReplicas, minReplicas, model, replicas, resources, servedModelName, tensorParallelSize, weightsSource)",
         ),
         (

@@ -9,7 +9,8 @@ from conftest import cached_preview, edited_stack, shipped_stacks
 from gpufleet.core.cost import compute_stack_cost, default_price_catalog, stack_cost_outputs
 from gpufleet.preview.engine import preview_stack
 from gpufleet.core.config import load_stack
-from gpufleet.core.cost_inputs import cost_inputs_for, fx_for, weights_in_bucket_gb
+from gpufleet.core.cost.capacity import capacity_outputs
+from gpufleet.core.cost_inputs import gpu_pool_range, cost_inputs_for, fx_for, weights_in_bucket_gb
 
 STACKS = shipped_stacks()
 
@@ -18,7 +19,8 @@ STACKS = shipped_stacks()
 def test_exported_cost_is_the_cost_of_the_config(stack):
     cfg = load_stack(stack)
     expected = stack_cost_outputs(compute_stack_cost(cost_inputs_for(cfg), default_price_catalog(), fx_for(cfg)))
-    assert cached_preview(stack).outputs["cost"] == expected
+    capacity = capacity_outputs(gpu_pool_range(cfg), default_price_catalog(), fx_for(cfg))
+    assert cached_preview(stack).outputs["cost"] == {**expected, "gpu_capacity": capacity}
     assert expected["billing_currency"] == ("CNY" if cfg.cloud == "alicloud" else "USD")
     assert set(expected["totals"]) == {expected["billing_currency"], "USD"}
 
@@ -33,19 +35,28 @@ def test_billed_counts_match_registered_resources(stack):
         assert inputs.public_ips == count("aws:ec2/eip:Eip")
         assert inputs.clusters == count("aws:eks/cluster:Cluster")
         groups = {r.name.rsplit("-", 1)[1]: r.inputs for r in p.resources if r.type == "aws:eks/nodeGroup:NodeGroup"}
-        for pool in inputs.node_pools:
-            assert groups[pool.name]["instanceTypes"] == [pool.instance_type]
-            assert groups[pool.name]["scalingConfig"]["desiredSize"] == pool.desired
-            assert groups[pool.name]["scalingConfig"]["maxSize"] == pool.max
+        system = next(pool for pool in inputs.node_pools if pool.name == "system")
+        assert groups["system"]["instanceTypes"] == [system.instance_type]
+        assert groups["system"]["scalingConfig"]["desiredSize"] == system.desired
+        assert groups["system"]["scalingConfig"]["maxSize"] == system.max
+        # GPU nodes: Karpenter's GPU limit is the billed maximum; the first allowed type is the billed one
+        (nodepool,) = [r.inputs for r in p.resources if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+        gpu = next(pool for pool in inputs.node_pools if pool.name == "gpu")
+        types = next(r["values"] for r in nodepool["spec"]["template"]["spec"]["requirements"]
+                     if r["key"] == "node.kubernetes.io/instance-type")
+        assert types[0] == gpu.instance_type and types == list(gpu_pool_range(load_stack(stack)).instance_types)
+        assert int(nodepool["spec"]["limits"]["nvidia.com/gpu"]) == gpu.max * load_stack(stack).gpus_per_node
     else:
         assert inputs.nat_gateways == count("alicloud:vpc/natGateway:NatGateway")
         assert inputs.public_ips == count("alicloud:ecs/eipAddress:EipAddress")
         assert inputs.clusters == count("alicloud:cs/managedKubernetes:ManagedKubernetes")
         pools = {r.name.rsplit("-", 1)[1]: r.inputs for r in p.resources if r.type == "alicloud:cs/nodePool:NodePool"}
         for pool in inputs.node_pools:
-            assert pools[pool.name]["instanceTypes"] == [pool.instance_type]
+            # the line items bill the first choice; the capacity range prices every listed type
+            assert pools[pool.name]["instanceTypes"][0] == pool.instance_type
             assert pools[pool.name]["scalingConfig"]["maxSize"] == pool.max
             assert pools[pool.name]["systemDiskSize"] == pool.disk_gb
+        assert pools["gpu"]["instanceTypes"] == list(gpu_pool_range(load_stack(stack)).instance_types)
 
 
 def test_bucket_holds_the_weights_of_bucket_releases_only():

@@ -21,7 +21,7 @@ VLLM = "vllm-openai:v0.27.1@sha256:0a51ea5b4ae2dc5d81890e5173f54203d2a3ae0cfffe5
 
 
 # Custom resources of the gateway controller: kubernetes-validate ships only the core API schemas.
-CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")
+CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/", "keda.sh/", "karpenter.sh/", "karpenter.k8s.aws/")
 
 
 def manifests(stack: str, *, core_only: bool = False) -> list[dict]:
@@ -64,15 +64,16 @@ def test_every_release_is_deployed_on_the_gpu_pool(stack):
         assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}]
         name = d["metadata"]["labels"]["gpufleet.io/release"]
         release = cfg.releases[name]
-        hpa = [m for m in manifests(stack) if m["kind"] == "HorizontalPodAutoscaler"
-               and m["metadata"]["namespace"] == f"llm-{name}"]
+        scaled = [m for m in manifests(stack) if m["kind"] == "ScaledObject"
+                  and m["metadata"]["namespace"] == f"llm-{name}"]
+        assert not [m for m in manifests(stack) if m["kind"] == "HorizontalPodAutoscaler"]
         if release.effective_min_replicas != release.effective_max_replicas:
-            # the HPA owns the replica count; the Deployment leaves it unset
+            # KEDA owns the replica count; the Deployment leaves it unset
             assert "replicas" not in d["spec"]
-            assert (hpa[0]["spec"]["minReplicas"], hpa[0]["spec"]["maxReplicas"]) == (
+            assert (scaled[0]["spec"]["minReplicaCount"], scaled[0]["spec"]["maxReplicaCount"]) == (
                 release.effective_min_replicas, release.effective_max_replicas)
         else:
-            assert d["spec"]["replicas"] == release.replicas and not hpa
+            assert d["spec"]["replicas"] == release.replicas and not scaled
         vllm = pod["containers"][0]
         assert int(vllm["resources"]["limits"]["nvidia.com/gpu"]) >= 1
         assert vllm["readinessProbe"]["httpGet"]["path"] == "/v1/models"
@@ -86,6 +87,15 @@ def test_rendered_manifests_pass_strict_schema_of_the_clusters_version(stack):
     assert len(objects) >= 18
     for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_custom_resources_pass_their_upstream_crd_schema(stack):
+    from gpufleet.core.crds import crd_errors, known_kinds
+    custom = [m for m in manifests(stack) if (m["apiVersion"], m["kind"]) in known_kinds()]
+    assert [m for m in custom if m["kind"] == "ScaledObject"], "every shipped stack autoscales a release"
+    for obj in custom:
+        assert crd_errors(obj) == [], (obj["kind"], obj["metadata"]["name"])
 
 
 def test_strict_validation_catches_a_misspelt_field():
@@ -141,7 +151,7 @@ def test_preview_json_includes_kubernetes_resources(capsys):
     assert main(["preview", "--stack", "prod-cn-beijing", "--json"]) == 0
     types = {r["type"] for r in json.loads(capsys.readouterr().out)["stacks"][0]["resources"]}
     assert {"kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
-            "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+            "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:keda.sh/v1alpha1:ScaledObject",
             "kubernetes:networking.k8s.io/v1:NetworkPolicy"} <= types
 
 

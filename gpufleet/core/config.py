@@ -22,6 +22,8 @@ from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
 from gpufleet.core import naming, netplan
+from gpufleet.core.autoscaling import check_autoscaling
+from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
@@ -56,6 +58,11 @@ class NodePool(_Model):
     max_size: int = Field(ge=1)
     disk_size_gb: int = Field(default=100, ge=20, le=2000)
     capacity: Literal["on-demand", "spot"] = "on-demand"
+    # GPU pool only: the instance types the autoscaler may use, in order of preference
+    # (default: every offered type that fits the releases; see core/gpu_capacity.py).
+    instance_types: tuple[str, ...] = Field(default=(), max_length=20)
+    # GPU pool with capacity spot only: nodes that stay on-demand (spot is used above it).
+    on_demand_floor: int | None = Field(default=None, ge=0)
 
 
 class Network(_Model):
@@ -276,8 +283,10 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
         raise ConfigError(f"{k}.desiredSize", f"must satisfy minSize <= desiredSize <= maxSize; got minSize={pool.min_size}, desiredSize={pool.desired_size}, maxSize={pool.max_size}")
     if not gpu and pool.min_size < 2:
         raise ConfigError(f"{k}.minSize", f"the system pool runs cluster add-ons and needs at least 2 nodes; got {pool.min_size}")
-    if gpu and pool.capacity == "spot" and cfg.environment == "prod":
-        raise ConfigError(f"{k}.capacity", "spot GPU capacity is not allowed for prod stacks (allowed: on-demand)")
+    if not gpu:
+        for field, alias in (("instance_types", "instanceTypes"), ("on_demand_floor", "onDemandFloor")):
+            if getattr(pool, field) not in ((), None):
+                raise ConfigError(f"{k}.{alias}", "applies only to gpufleet:gpuPool (the system pool is a fixed managed group)")
 
 
 def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dict[str, Release]:
@@ -296,6 +305,11 @@ def _check_releases(cfg: StackConfig) -> None:
     validate_releases(cfg.releases, stack_cloud=cfg.cloud, jurisdiction=cfg.jurisdiction, region=cfg.region,
                       gpu_model=cfg.gpu_model, gpus_per_node=cfg.gpus_per_node,
                       gpu_pool_max_nodes=cfg.gpu_pool.max_size, registry_host=registry)
+    check_gpu_capacity(cfg)
+    for name, release in cfg.releases.items():
+        check_autoscaling(f"{PROJECT}:releases.{name}", release.autoscaling, replicas=release.replicas,
+                          min_replicas=release.effective_min_replicas, max_replicas=release.effective_max_replicas,
+                          environment=cfg.environment)
     key = f"{PROJECT}:weightsFetcherImage"
     uses_bucket = [n for n, r in cfg.releases.items() if r.weights_source == "bucket"]
     if cfg.weights_fetcher_image is None:

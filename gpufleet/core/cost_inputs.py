@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gpufleet.core.config import NodePool, StackConfig, project_config_defaults
+from gpufleet.core.cost.capacity import GpuPoolRange
 from gpufleet.core.cost.model import CostInputs, FxRate, NodePoolInputs
-from gpufleet.core.config import StackConfig, project_config_defaults
+from gpufleet.core.gpu_capacity import gpu_capacity_plan
 from gpufleet.core.release_config import load_model_catalog
 
 BILLING_CURRENCY = {"aws": "USD", "alicloud": "CNY"}
@@ -34,11 +36,7 @@ def cost_inputs_for(cfg: StackConfig) -> CostInputs:
         region=cfg.region,
         jurisdiction=cfg.jurisdiction,
         billing_currency=BILLING_CURRENCY[cfg.cloud],  # type: ignore[arg-type]
-        node_pools=tuple(
-            NodePoolInputs(name=name, instance_type=pool.instance_type, capacity=pool.capacity,
-                           desired=pool.desired_size, max=pool.max_size, disk_gb=pool.disk_size_gb)
-            for name, pool in (("system", cfg.system_pool), ("gpu", cfg.gpu_pool))
-        ),
+        node_pools=(_pool_inputs("system", cfg.system_pool), *_gpu_pool_inputs(cfg)),
         clusters=1,
         nat_gateways=zones if per_zone else 1,
         load_balancers=1,
@@ -48,6 +46,33 @@ def cost_inputs_for(cfg: StackConfig) -> CostInputs:
         log_retention_days=cfg.cluster.log_retention_days,
         nat_processed_gb_month=cfg.billing.nat_processed_gb_month,
     )
+
+
+def _pool_inputs(name: str, pool: NodePool, capacity: str | None = None, desired: int | None = None,
+                 maximum: int | None = None) -> NodePoolInputs:
+    return NodePoolInputs(name=name, instance_type=pool.instance_type, capacity=capacity or pool.capacity,  # type: ignore[arg-type]
+                          desired=pool.desired_size if desired is None else desired,
+                          max=pool.max_size if maximum is None else maximum, disk_gb=pool.disk_size_gb)
+
+
+def _gpu_pool_inputs(cfg: StackConfig) -> tuple[NodePoolInputs, ...]:
+    """A spot pool above an on-demand floor bills as two lines: the floor on-demand, the rest spot."""
+    pool = cfg.gpu_pool
+    if pool.capacity != "spot" or not pool.on_demand_floor:
+        return (_pool_inputs("gpu", pool),)
+    floor = pool.on_demand_floor
+    return (_pool_inputs("gpu", pool, "on-demand", min(pool.desired_size, floor), floor),
+            _pool_inputs("gpu-spot", pool, "spot", max(0, pool.desired_size - floor), pool.max_size - floor))
+
+
+def gpu_pool_range(cfg: StackConfig) -> GpuPoolRange:
+    """The GPU pool as its autoscaler may grow it (Karpenter limits GPUs on EKS; ACK counts nodes)."""
+    plan = gpu_capacity_plan(cfg)
+    return GpuPoolRange(
+        stack=cfg.stack, cloud=cfg.cloud, region=cfg.region, billing_currency=BILLING_CURRENCY[cfg.cloud],
+        instance_types=plan.instance_types, gpus_per_node=dict(plan.gpus_per_node), min_nodes=plan.min_nodes,
+        desired_nodes=plan.desired_nodes, max_nodes=plan.max_nodes,
+        limit_unit="gpus" if cfg.cloud == "aws" else "nodes", on_demand_nodes=plan.on_demand_floor_nodes)
 
 
 def fx_for(cfg: StackConfig) -> FxRate:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
+from gpufleet.core.autoscaling import ScalingPlan, scaled_object
 from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s"
@@ -32,7 +33,6 @@ PORT = 8000
 RUN_AS_USER = 10001  # checkov CKV_K8S_40 wants >= 10000, clear of host UIDs
 MODELS_DIR = "/models"
 CACHE_DIR = "/cache"
-QUEUE_METRIC = "vllm_num_requests_waiting"
 # Upstream device plugin, pinned; digest as published for v0.17.1 (verify with
 # `crane digest nvcr.io/nvidia/k8s-device-plugin:v0.17.1` when bumping). China
 # stacks mirror it into their ACR with `mirror_reference`.
@@ -194,8 +194,8 @@ class ReleaseRenderParams:
     client_namespaces: tuple[str, ...] = ("gateway",)
     monitoring_namespace: str = "monitoring"
     egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    queue_target_per_pod: int = 5
-    cpu_target_utilization: int = 80
+    # KEDA scaling on LLM signals; None when min_replicas == max_replicas (fixed size).
+    scaling: ScalingPlan | None = None
 
     def __post_init__(self) -> None:
         names = (self.namespace, self.release, self.service_account, self.monitoring_namespace, *self.client_namespaces)
@@ -204,11 +204,14 @@ class ReleaseRenderParams:
                 raise ValueError(f"{name!r} is not a DNS-1123 label")
         if not _K8S_VERSION.match(self.kubernetes_version):
             raise ValueError(f"kubernetes_version {self.kubernetes_version!r} is not like '1.33'")
-        if not 1 <= self.min_replicas <= self.replicas <= self.max_replicas:
+        lowest = 0 if self.scaling is not None and self.scaling.scale_to_zero else 1
+        if not lowest <= self.min_replicas <= self.replicas <= self.max_replicas:
             raise ValueError(
-                f"need 1 <= min_replicas <= replicas <= max_replicas "
+                f"need {lowest} <= min_replicas <= replicas <= max_replicas "
                 f"(got {self.min_replicas}, {self.replicas}, {self.max_replicas})"
             )
+        if (self.scaling is None) != (self.min_replicas == self.max_replicas):
+            raise ValueError("an autoscaled release (min_replicas != max_replicas) needs a scaling plan, and only it")
         if self.weights_source == "bucket":
             if self.weights_fetcher is None or not self.weights_source_url:
                 raise ValueError("bucket weights need weights_source_url and weights_fetcher")
@@ -492,11 +495,6 @@ def release_values(params: ReleaseRenderParams) -> dict[str, Any]:
         "startup_failure_threshold": math.ceil(budget / STARTUP_PERIOD_SECONDS),
         "models_size": f"{models_volume_gib(params.model)}Gi",
         "shm_size": f"{shm_gib(params.tensor_parallel_size)}Gi",
-        "min_replicas": params.min_replicas,
-        "max_replicas": params.max_replicas,
-        "queue_metric": QUEUE_METRIC,
-        "queue_target": str(params.queue_target_per_pod),
-        "cpu_target_utilization": params.cpu_target_utilization,
         "allowed_client_namespaces": sorted({*params.client_namespaces, params.monitoring_namespace}),
         "egress_peers": [{"ipBlock": {"cidr": cidr}} for cidr in params.egress_cidrs],
     }
@@ -510,19 +508,18 @@ _RELEASE_TEMPLATES = (
     "deployment.yaml",
     "service.yaml",
     "poddisruptionbudget.yaml",
-    "horizontalpodautoscaler.yaml",
     "networkpolicies.yaml",
 )
 
 
 def render_release(params: ReleaseRenderParams) -> list[dict[str, Any]]:
-    """All objects of one release, namespace first. No HPA when min_replicas == max_replicas."""
+    """All objects of one release, namespace first; a KEDA ScaledObject when it autoscales."""
     values = release_values(params)
     objects: list[dict[str, Any]] = []
     for template in _RELEASE_TEMPLATES:
-        if template == "horizontalpodautoscaler.yaml" and params.min_replicas == params.max_replicas:
-            continue
         objects.extend(render_template(TEMPLATES_DIR / "model-server" / template, values))
+    if params.scaling is not None:
+        objects.append(scaled_object(params.scaling, values["labels"]))
     return objects
 
 
@@ -554,14 +551,3 @@ def render_gpu_plugin(params: GpuPluginRenderParams) -> list[dict[str, Any]]:
         objects.extend(render_template(TEMPLATES_DIR / "nvidia-device-plugin" / template, values))
     return objects
 
-
-def prometheus_adapter_rules() -> list[dict[str, Any]]:
-    """prometheus-adapter `rules.custom` entry that serves the HPA's queue metric per pod."""
-    return [
-        {
-            "seriesQuery": 'vllm:num_requests_waiting{namespace!="",pod!=""}',
-            "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
-            "name": {"matches": "^vllm:num_requests_waiting$", "as": QUEUE_METRIC},
-            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
-        }
-    ]

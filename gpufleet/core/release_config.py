@@ -23,7 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from gpufleet.core.autoscaling import ReleaseAutoscaling, ScalingPlan, cold_start_seconds
 from gpufleet.core.errors import ConfigError
+from gpufleet.core.scheduling import release_namespace
 
 PROJECT = "gpufleet"
 MODELS_YAML = Path(__file__).resolve().parent / "catalog" / "models.yaml"
@@ -175,6 +177,8 @@ class Release(_ConfigModel):
     min_replicas: int | None = Field(default=None, ge=1)
     max_replicas: int | None = Field(default=None, ge=1)
     resources: ResourceOverrides = ResourceOverrides()
+    # How the release scales on LLM signals (KEDA); absent = defaults when min != max.
+    autoscaling: ReleaseAutoscaling = ReleaseAutoscaling()
 
     @model_validator(mode="before")
     @classmethod
@@ -187,11 +191,17 @@ class Release(_ConfigModel):
 
     @property
     def effective_min_replicas(self) -> int:
-        return self.replicas if self.min_replicas is None else self.min_replicas
+        for value in (self.autoscaling.min_replicas, self.min_replicas):
+            if value is not None:
+                return value
+        return self.replicas
 
     @property
     def effective_max_replicas(self) -> int:
-        return self.replicas if self.max_replicas is None else self.max_replicas
+        for value in (self.autoscaling.max_replicas, self.max_replicas):
+            if value is not None:
+                return value
+        return self.replicas
 
     @property
     def autoscaled(self) -> bool:
@@ -230,7 +240,8 @@ def parse_releases(raw: Mapping[str, Any]) -> dict[str, Release]:
 
 
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
-    model: type[BaseModel] = ResourceOverrides if parent == ("resources",) else Release
+    model: type[BaseModel] = {("resources",): ResourceOverrides, ("autoscaling",): ReleaseAutoscaling}.get(
+        tuple(parent), Release)
     return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
@@ -268,6 +279,22 @@ def resolve_release(
         raise ValueError(f"release {name!r} does not fit {gpu_model}; run validate_releases first")
     # GPUs without bf16 (compute capability < 8.0) must load the bf16 checkpoints as fp16.
     return ResolvedRelease(name, release, entry, tp, max_model_len, "auto" if gpu.bf16 else "half")
+
+
+def scaling_plan(name: str, release: Release, *, weights_gb: float, ttft_objective_s: float) -> ScalingPlan | None:
+    """KEDA targets for an autoscaled release (None at a fixed size); the TTFT trigger shares the gate's objective."""
+    lo, hi = release.effective_min_replicas, release.effective_max_replicas
+    if lo == hi:
+        return None
+    auto = release.autoscaling
+    namespace = release_namespace(name)
+    return ScalingPlan(
+        release=name, namespace=namespace, deployment=f"vllm-{name}", min_replicas=lo, max_replicas=hi,
+        fallback_replicas=auto.fallback_replicas or max(release.replicas, 1),
+        polling_interval_s=auto.polling_interval_s, queue_per_replica=auto.queue_per_replica,
+        kv_cache_usage=auto.kv_cache_usage, ttft_saturation=auto.ttft_saturation, ttft_objective_s=ttft_objective_s,
+        cold_start_s=cold_start_seconds(weights_gb, downloads_in_process=release.weights_source != "bucket"),
+        scale_to_zero=auto.scale_to_zero, selector=f'namespace="{namespace}"')
 
 
 # --------------------------------------------------------------------------- image references
@@ -426,6 +453,9 @@ def _check_tensor_parallel(
 
 def _check_replicas(key: str, release: Release, tp: int, gpus_per_node: int, max_nodes: int) -> None:
     lo, hi = release.effective_min_replicas, release.effective_max_replicas
+    for bound in ("minReplicas", "maxReplicas"):
+        if getattr(release.autoscaling, _snake(bound)) is not None and getattr(release, _snake(bound)) is not None:
+            raise ConfigError(f"{key}.autoscaling.{bound}", f"is also set as {key.split(':', 1)[1]}.{bound}: set it in one place")
     if lo > release.replicas:
         raise ConfigError(f"{key}.minReplicas", f"{lo} is above replicas {release.replicas}")
     if hi < release.replicas:
@@ -439,6 +469,10 @@ def _check_replicas(key: str, release: Release, tp: int, gpus_per_node: int, max
                 f"{count} replicas x {tp} GPUs = {count * tp} GPUs exceed the GPU pool's capacity of "
                 f"{max_nodes * gpus_per_node} (gpuPool.maxSize {max_nodes} x {gpus_per_node} GPUs per node)",
             )
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 def _check_sources(key: str, release: Release, jurisdiction: str, registry_host: str) -> None:

@@ -19,7 +19,7 @@ from gpufleet.core.manifests import (
     weights_source_url,
 )
 from gpufleet.core.naming import resource_name
-from gpufleet.core.release_config import Release, resolve_release
+from gpufleet.core.release_config import Release, resolve_release, scaling_plan
 from gpufleet.core.scheduling import MODEL_SERVER_SERVICE_ACCOUNT, gpu_node_selector, gpu_tolerations, release_namespace
 
 IMAGES_FILE = Path(__file__).resolve().parent / "catalog" / "images.yaml"
@@ -80,6 +80,8 @@ def release_params(cfg: StackConfig, name: str, release: Release) -> ReleaseRend
         replicas=release.replicas,
         min_replicas=release.effective_min_replicas,
         max_replicas=release.effective_max_replicas,
+        scaling=scaling_plan(name, release, weights_gb=resolved.model.weights_gb,
+                             ttft_objective_s=cfg.slo.ttft_p95_ms / 1000),
         gpu_node_selector=gpu_node_selector(cfg),
         gpu_tolerations=gpu_tolerations(),
         resources=default_resources(tensor_parallel_size=resolved.tensor_parallel_size, gpus_per_node=cfg.gpus_per_node,

@@ -19,7 +19,10 @@ def build_cluster(cfg: StackConfig) -> ClusterResult:
     name = f"{cfg.stack}"
     if cfg.cloud == "aws":
         from gpufleet.infra.components.aws import AwsArgs, AwsGpuCluster
-        return AwsGpuCluster(name, AwsArgs(config=cfg)).result
+        from gpufleet.infra.autoscaling_wiring import karpenter_for
+        eks = AwsGpuCluster(name, AwsArgs(config=cfg))
+        karpenter_for(cfg, eks)
+        return eks.result
     from gpufleet.infra.components.alicloud import AlicloudArgs, AlicloudGpuCluster
     return AlicloudGpuCluster(name, AlicloudArgs(config=cfg)).result
 
@@ -34,8 +37,10 @@ def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, 
     late = {"weights_bucket_url": cluster.weights_bucket_url,
             "weights_reader_role_arn": cluster.weights_reader_role_arn,
             "registry_url": cluster.registry_url}
+    from gpufleet.infra.autoscaling_wiring import keda_for
+    keda = keda_for(cfg, cluster)
     return {name: ModelServer(f"{cfg.stack}-{name}",
-                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late))
+                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late, keda=[keda.release]))
             for name, release in cfg.releases.items()}
 
 
@@ -67,13 +72,16 @@ def export_stack(cfg: StackConfig, cluster: ClusterResult, servers: dict[str, Mo
 def stack_cost(cfg: StackConfig) -> dict:
     """The cost export; an instance type without a price stops the program like bad config."""
     from gpufleet.core.cost import PriceNotFoundError, compute_stack_cost, default_price_catalog, stack_cost_outputs
-    from gpufleet.core.cost_inputs import cost_inputs_for, fx_for
+    from gpufleet.core.cost.capacity import capacity_outputs
+    from gpufleet.core.cost_inputs import cost_inputs_for, fx_for, gpu_pool_range
     try:
         cost = compute_stack_cost(cost_inputs_for(cfg), default_price_catalog(), fx_for(cfg))
+        capacity = capacity_outputs(gpu_pool_range(cfg), default_price_catalog(), fx_for(cfg))
     except PriceNotFoundError as exc:
         key = "gpufleet:gpuPool.instanceType" if cfg.gpu_pool.instance_type in str(exc) else "gpufleet:systemPool.instanceType"
         raise StackConfigError(cfg.stack, key, str(exc).removeprefix(f"stack '{cfg.stack}': ")) from None
-    return stack_cost_outputs(cost)
+    # the GPU pool's floor, desired size and ceiling across the instance types it may use
+    return {**stack_cost_outputs(cost), "gpu_capacity": capacity}
 
 
 def main() -> None:

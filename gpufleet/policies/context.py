@@ -25,7 +25,8 @@ def context_from_config(cfg: Any, *, today: date | None = None,
     """From a validated `gpufleet.core.config.StackConfig` (its `compliance` field once the config carries one)."""
     declared = compliance or getattr(cfg, "compliance", None) or ComplianceConfig()
     return StackContext(stack=cfg.stack, cloud=cfg.cloud, region=cfg.region, jurisdiction=cfg.jurisdiction,
-                        compliance=declared, today=today or date.today())
+                        compliance=declared, today=today or date.today(),
+                        environment=getattr(cfg, "environment", None))
 
 
 def _most_common(values: Sequence[str]) -> str | None:
@@ -43,4 +44,5 @@ def context_from_resources(resources: Sequence[Resource], *, outputs: Mapping[st
     cloud = outputs.get("cloud") or _most_common([r.package for r in resources if r.package in CLOUDS])
     region = outputs.get("region") if isinstance(outputs.get("region"), str) else None
     return StackContext(stack=stack, cloud=cloud, region=region, jurisdiction=jurisdiction,
-                        compliance=compliance or ComplianceConfig(), today=today or date.today())
+                        compliance=compliance or ComplianceConfig(), today=today or date.today(),
+                        environment=_most_common([str(t.get("environment", "")) for t in tags]))

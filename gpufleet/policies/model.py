@@ -69,6 +69,7 @@ class StackContext:
     region: str | None
     jurisdiction: str | None
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    environment: str | None = None  # prod, staging, dev (gpufleet:environment or the resources' tag)
     today: date = field(default_factory=date.today)
     # Set when `gpufleet:compliance` could not be read; the China rules report it.
     compliance_error: str | None = None

@@ -8,6 +8,7 @@ ones are reported and let the deployment proceed.
 
 from __future__ import annotations
 
+from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
 from . import residency
@@ -256,6 +257,27 @@ POLICIES: tuple[PolicySpec, ...] = (
         level="advisory", scope="resource", validate=wl.workload_cost_labels,
         config={"requiredLabels": {**_STRINGS, "default": list(wl.DEFAULT_REQUIRED_LABELS),
                                    "description": "labels every workload and pod template carries"}},
+    ),
+    # ------------------------------------------------------------------ autoscaling
+    PolicySpec(
+        id="no-prod-spot-only",
+        why="Spot GPUs are reclaimed with two minutes' notice and run out together in a stockout; prod serving "
+            "keeps an on-demand floor and uses spot only above it.",
+        source="AWS EC2 Spot best practices (capacity may be interrupted); Karpenter NodePool weights; "
+               "Alibaba Cloud ESS OnDemandBaseCapacity",
+        level="mandatory", scope="stack", validate=scaling.no_prod_spot_only,
+    ),
+    PolicySpec(
+        id="karpenter-limits",
+        why="Without limits a runaway deployment or a scaling bug buys GPUs without bound.",
+        source="Karpenter docs: NodePools, spec.limits",
+        level="mandatory", scope="resource", validate=scaling.karpenter_limits,
+    ),
+    PolicySpec(
+        id="autoscaler-fallback",
+        why="When Prometheus is unreachable the autoscaler must hold capacity, never act on missing data.",
+        source="KEDA docs: ScaledObject spec, fallback",
+        level="mandatory", scope="resource", validate=scaling.autoscaler_fallback,
     ),
 )
 

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from gpufleet.core import iam_documents as docs, naming
 from gpufleet.core.catalog import load_instance_catalog
 from gpufleet.core.config import NodePool, StackConfig
+from gpufleet.core.gpu_capacity import ack_scaling_settings, gpu_capacity_plan
 from gpufleet.core.netplan import plan_subnets
 from gpufleet.infra.components.base import (
     GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, ClusterResult,
@@ -203,10 +204,13 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
                    key: alicloud.kms.Key) -> alicloud.cs.NodePool:
         taints = [alicloud.cs.NodePoolTaintArgs(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)] \
             if pool_name == "gpu" else None
+        # The GPU pool may use every fitting type, in order (stockouts); the system pool is one type.
+        capacity = ack_scaling_settings(gpu_capacity_plan(cfg)) if pool_name == "gpu" else {
+            "instance_types": [pool.instance_type], "spot_strategy": "NoSpot"}
         return alicloud.cs.NodePool(
             name, cluster_id=self.cluster.id, node_pool_name=f"{pool_name}-{pool.instance_type.replace('.', '-')}"[:63],
-            vswitch_ids=[v.id for v in self.network.vswitches], instance_types=[pool.instance_type],
-            instance_charge_type="PostPaid", spot_strategy="SpotAsPriceGo" if pool.capacity == "spot" else "NoSpot",
+            vswitch_ids=[v.id for v in self.network.vswitches], **capacity,
+            instance_charge_type="PostPaid",
             scaling_config=alicloud.cs.NodePoolScalingConfigArgs(enable=True, min_size=pool.min_size,
                                                                  max_size=pool.max_size, type="cpu" if pool_name == "system" else "gpu"),
             image_type="AliyunLinux3", runtime_name="containerd",

@@ -131,7 +131,7 @@ class AwsArtifacts(pulumi.ComponentResource):
 
 
 class AwsGpuCluster(pulumi.ComponentResource):
-    """EKS with IRSA, a system and a GPU managed node group, and an explicit Kubernetes provider."""
+    """EKS with IRSA, a system managed node group (GPU nodes come from Karpenter), and an explicit Kubernetes provider."""
 
     def __init__(self, name: str, args: AwsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpufleet:aws:GpuCluster", name, None, opts)
@@ -205,8 +205,8 @@ class AwsGpuCluster(pulumi.ComponentResource):
         addon("kube-proxy")
         self.system_pool = self._node_group(f"{name}-system", cfg, "system", cfg.system_pool, node_role, key,
                                             [*node_policies, vpc_cni])
-        self.gpu_pool = self._node_group(f"{name}-gpu", cfg, "gpu", cfg.gpu_pool, node_role, key,
-                                         [*node_policies, vpc_cni])
+        # GPU nodes come from Karpenter (components/autoscaling.py), which launches them with this role.
+        self.node_role, self.key = node_role, key
         addon("coredns", after=[self.system_pool])  # CoreDNS needs nodes to schedule on
 
         weights_role = self._irsa_role(f"{name}-weights-reader", issuer_host, MODEL_SERVER_SA_SUBJECT, tags)

@@ -36,7 +36,6 @@ KIND_TO_CLASS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
     ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
 }
 # Pulumi waits for a rollout; leave it 10 minutes beyond the Deployment's own deadline.
@@ -79,20 +78,30 @@ def register_objects(
     provider: k8s.Provider,
     late_inputs: Mapping[str, pulumi.Input[str]],
     timeouts: Mapping[str, pulumi.CustomTimeouts] | None = None,
+    crd_owners: Mapping[str, Sequence[pulumi.Resource]] | None = None,
 ) -> dict[str, pulumi.CustomResource]:
-    """Create each object as its typed resource; namespaced objects wait for their Namespace."""
+    """Create each object as its typed resource; namespaced objects wait for their Namespace.
+
+    Custom resources (an apiVersion group in `crd_owners`, e.g. keda.sh) become
+    CustomResources that also wait for what installs their CRD (e.g. KEDA's Helm release).
+    """
     if not isinstance(provider, k8s.Provider):
         raise TypeError("an explicit pulumi_kubernetes.Provider is required (no ambient kubeconfig)")
     created: dict[str, pulumi.CustomResource] = {}
     namespaces: dict[str, pulumi.CustomResource] = {}
     for obj in objects:
+        group = obj["apiVersion"].rpartition("/")[0]
         cls = KIND_TO_CLASS.get((obj["apiVersion"], obj["kind"]))
-        if cls is None:
-            raise ValueError(f"no typed resource for {obj['apiVersion']} {obj['kind']}")
         name = child_name(component, obj)
         namespace = obj["metadata"].get("namespace")
         depends = [namespaces[namespace]] if namespace in namespaces else []
         kwargs = {_snake(k): bind_tokens(v, late_inputs) for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        if cls is None and group in (crd_owners or {}):
+            cls = k8s.apiextensions.CustomResource
+            kwargs = {"api_version": obj["apiVersion"], "kind": obj["kind"], **kwargs}
+            depends = [*depends, *crd_owners[group]]  # type: ignore[index]
+        if cls is None:
+            raise ValueError(f"no typed resource for {obj['apiVersion']} {obj['kind']}")
         resource = cls(
             name,
             **kwargs,
@@ -115,10 +124,12 @@ class ModelServerArgs:
     provider: k8s.Provider
     # Values for `{{token}}`s in params, e.g. {"weights_bucket_url": cluster.weights_bucket_url}.
     late_inputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What installs KEDA's CRDs (its Helm release): the ScaledObject waits for it.
+    keda: Sequence[pulumi.Resource] = ()
 
 
 class ModelServer(pulumi.ComponentResource):
-    """One vLLM release: namespace, identity, Deployment, Service, PDB, HPA, NetworkPolicies."""
+    """One vLLM release: namespace, identity, Deployment, Service, PDB, KEDA ScaledObject, NetworkPolicies."""
 
     service_name: pulumi.Output[str]
     namespace: pulumi.Output[str]
@@ -135,6 +146,7 @@ class ModelServer(pulumi.ComponentResource):
             args.provider,
             args.late_inputs,
             timeouts={"Deployment": pulumi.CustomTimeouts(create=minutes, update=minutes)},
+            crd_owners={"keda.sh": args.keda},
         )
         (service_obj,) = [o for o in objects if o["kind"] == "Service"]
         service = self.resources[child_name(name, service_obj)]
