@@ -68,7 +68,8 @@ def test_prints_the_plan_and_writes_json_and_html(root, capsys):
     assert "a REHEARSAL, not a measurement of the release" in out
     assert "replicas: min 2, max 3 (average needs 1, peak 2 with 30% headroom; redundancy zone over 3 zones)" in out
     assert "gpuPool: minSize 3, desiredSize 3, maxSize 6" in out
-    assert "limits: node-pool max 6; as a Karpenter NodePool: limits nvidia.com/gpu: 6" in out
+    assert "limits: Karpenter NodePool limits nvidia.com/gpu: 6 (gpuPool.maxSize 6); release minReplicas 2, " \
+           "maxReplicas 3" in out
     assert "cost (USD/month, whole stack):" in out and "cost per 1M output tokens: knee" in out
     doc = json.loads((root / "p.json").read_text())
     assert doc["schema"] == "gpufleet.plan/v1" and doc["sweep"]["outcome"] == "knee"
@@ -101,11 +102,11 @@ def test_saturated_client_exits_3_without_a_knee(root, capsys, monkeypatch):
 
 
 def test_refused_plan_exits_1_with_one_line(root, capsys):
-    code = plan(root, "--peak-rps", "40000", "--write")
+    code = plan(root, "--peak-rps", "400000", "--write")
     captured = capsys.readouterr()
     assert code == 1
     lines = [l for l in captured.err.splitlines() if l.startswith("refused:")]
-    assert len(lines) == 1 and "more than one EKS managed node group may hold (450" in lines[0]
+    assert len(lines) == 1 and "more than one EKS cluster may hold (5000" in lines[0]
     assert (root / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes() == \
         (PROJECT_ROOT / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes()
 

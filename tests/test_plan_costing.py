@@ -59,3 +59,14 @@ def test_a_knee_without_tokens_is_not_priced():
         plan_cost(cfg, plan_fleet(FleetInputs(36, 40, 20, 0.3, "zone", 3, 1, 1)), knee_rps=36,
                   knee_tokens_per_s=0.0, model="m")
     assert str(exc.value) == "the knee produced no output tokens (0.0 tokens/s); nothing to price"
+
+
+def test_a_spot_pool_above_an_on_demand_floor_is_priced_as_gpufleet_cost_prices_it():
+    cfg = load_stack("prod-us-east-1")
+    spot = cfg.model_copy(update={"gpu_pool": cfg.gpu_pool.model_copy(update={"capacity": "spot", "on_demand_floor": 2})})
+    fleet = plan_fleet(FleetInputs(36, 120, 60, 0.3, "zone", 3, 1, 1))
+    cost = plan_cost(spot, fleet, knee_rps=36, knee_tokens_per_s=4500, model="m")
+    lines = {i.key: i for i in cost.stack.line_items}
+    assert (lines["pool:gpu:instances"].quantity, lines["pool:gpu:instances"].quantity_max) == (2, 2)
+    assert lines["pool:gpu-spot:instances"].quantity == fleet.pool_nodes_avg - 2
+    assert lines["pool:gpu-spot:instances"].quantity_max == fleet.pool_nodes_peak - 2

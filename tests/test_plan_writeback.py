@@ -86,15 +86,38 @@ def _scratch_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_plan_stack_refuses_more_nodes_than_an_eks_node_group_holds(tmp_path):
+def test_plan_stack_refuses_more_nodes_than_the_cloud_holds(tmp_path):
     root = _scratch_root(tmp_path)
     cfg = load_stack("prod-us-east-1", root=root)
     with pytest.raises(PlanRefused) as exc:
-        plan_stack(cfg, "blue", knee_rps=1.0, knee_tokens_per_s=100.0, demand=Demand(400.0, 400.0), root=root)
+        plan_stack(cfg, "blue", knee_rps=1.0, knee_tokens_per_s=100.0, demand=Demand(4000.0, 4000.0), root=root)
     assert str(exc.value) == (
-        "stack 'prod-us-east-1': gpufleet:gpuPool.maxSize: the plan needs 783 g6e.2xlarge nodes, more than one "
-        "EKS managed node group may hold (450: service quota 'Nodes per managed node group' (default 450, "
-        "adjustable)); lower --peak-rps, spread the peak over more stacks, or use larger GPU nodes")
+        "stack 'prod-us-east-1': gpufleet:gpuPool.maxSize: the plan needs 7803 g6e.2xlarge nodes, more than one "
+        "EKS cluster may hold (5000: Kubernetes supports at most 5,000 nodes per cluster; the GPU nodes come from "
+        "Karpenter NodePools, which have no node cap of their own); lower --peak-rps, spread the peak over more "
+        "stacks, or use larger GPU nodes")
+
+
+def test_ack_node_pool_ceiling(tmp_path):
+    root = _scratch_root(tmp_path)
+    cfg = load_stack("prod-cn-hangzhou", root=root)
+    with pytest.raises(PlanRefused) as exc:
+        plan_stack(cfg, "blue", knee_rps=1.0, knee_tokens_per_s=100.0, demand=Demand(1600.0, 1600.0), root=root)
+    assert "more than one ACK node pool (an Auto Scaling group) may hold (2000: an Auto Scaling group's MaxSize " \
+           "accepts 0 to 2000 instances)" in str(exc.value)
+
+
+def test_bounds_under_autoscaling_are_written_there(tmp_path):
+    root = _scratch_root(tmp_path)
+    path = root / "stacks" / "Pulumi.prod-us-east-1.yaml"
+    text = path.read_text().replace("      minReplicas: 2\n      maxReplicas: 12\n",
+                                    "      autoscaling:\n        minReplicas: 2\n        maxReplicas: 12\n")
+    path.write_text(text)
+    cfg = load_stack("prod-us-east-1", root=root)
+    plan = plan_stack(cfg, "blue", knee_rps=36.0, knee_tokens_per_s=4500.0, demand=Demand(40.0, 20.0), root=root)
+    lines = plan.new_text.splitlines()
+    assert "        maxReplicas: 3" in lines and "      maxReplicas: 3" not in lines
+    assert load_stack("prod-us-east-1", text=plan.new_text, root=root).releases["blue"].effective_max_replicas == 3
 
 
 def test_planned_stack_file_previews_cleanly(tmp_path):

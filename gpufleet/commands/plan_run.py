@@ -73,6 +73,14 @@ def _progress(quiet: bool):
     return show
 
 
+def _node_limit(plan: StackPlan) -> str:
+    """The GPU ceiling as the stack's autoscaler reads it (Karpenter counts GPUs on EKS, ACK counts nodes)."""
+    f = plan.fleet
+    if plan.cfg.cloud == "aws":
+        return f"Karpenter NodePool limits nvidia.com/gpu: {f.karpenter_gpu_limit} (gpuPool.maxSize {f.pool_max})"
+    return f"ACK node pool max {f.pool_max} nodes (as a Karpenter limit: nvidia.com/gpu {f.karpenter_gpu_limit})"
+
+
 def summary(sweep: SweepResult, plan: StackPlan | None, ctx: report.PlanContext) -> list[str]:
     lines = [f"plan: stack {ctx.stack}, release {ctx.release} ({ctx.model} on {ctx.gpu} per replica)"]
     if ctx.target["rehearsal"]:
@@ -91,8 +99,7 @@ def summary(sweep: SweepResult, plan: StackPlan | None, ctx: report.PlanContext)
         f"replica(s) per node): this release {f.release_nodes_avg} at average, {f.release_nodes_peak} at peak",
         f"gpuPool: minSize {f.pool_min}, desiredSize {f.pool_desired}, maxSize {f.pool_max} (all releases on the pool; "
         f"{plan.limit.pool} ceiling {plan.limit.max_nodes})",
-        f"limits: node-pool max {f.pool_max}; as a Karpenter NodePool: limits nvidia.com/gpu: {f.karpenter_gpu_limit}; "
-        f"release minReplicas {f.min_replicas}, maxReplicas {f.max_replicas}",
+        f"limits: {_node_limit(plan)}; release minReplicas {f.min_replicas}, maxReplicas {f.max_replicas}",
         f"cost ({cur}/month, whole stack): {c.monthly_average:,.2f} at average, {c.monthly_peak:,.2f} at peak",
         "cost per 1M output tokens: " + ", ".join(
             f"{name} {tc.per_million:.4f} {cur}" for name, tc in c.per_million.items()),

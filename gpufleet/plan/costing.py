@@ -18,7 +18,7 @@ Output tokens per request are the knee's measured tokens/s over its rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -69,9 +69,12 @@ class PlanCost:
 
 
 def _priced(cfg: StackConfig, gpu_desired: int, gpu_max: int) -> StackCost:
-    inputs = cost_inputs_for(cfg)
-    pools = tuple(replace(p, desired=gpu_desired, max=gpu_max) if p.name == "gpu" else p for p in inputs.node_pools)
-    return compute_stack_cost(replace(inputs, node_pools=pools), default_price_catalog(), fx_for(cfg))
+    """The stack with its GPU pool at these sizes, through `cost_inputs_for` (so a spot pool above an
+    on-demand floor is split the way `gpufleet cost` splits it)."""
+    pool = cfg.gpu_pool.model_copy(update={"desired_size": gpu_desired, "max_size": gpu_max,
+                                           "min_size": min(cfg.gpu_pool.min_size, gpu_desired)})
+    inputs = cost_inputs_for(cfg.model_copy(update={"gpu_pool": pool}))
+    return compute_stack_cost(inputs, default_price_catalog(), fx_for(cfg))
 
 
 def _throughput(label: str, model: str, tokens_per_s: Decimal) -> LoadTestResult:

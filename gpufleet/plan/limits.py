@@ -3,7 +3,7 @@
 Two gates, both before anything is written:
 
 * the node-pool ceiling of the cloud (`core/catalog/pool_limits.yaml`: an EKS
-  managed node group, an ACK node pool's Auto Scaling group);
+  cluster for Karpenter-provisioned GPU nodes, an ACK node pool's Auto Scaling group);
 * the stack's validation (`parse_stack_config`, the same one `pulumi up` and
   `gpufleet preview` run) over the stack file as it would be after the plan.
 """

@@ -71,7 +71,10 @@ def plan_stack(cfg: StackConfig, release: str, *, knee_rps: float, knee_tokens_p
     limit = check_pool_limit(cfg, fleet)
     path = stack_file(cfg.stack, root)
     old = path.read_text(encoding="utf-8")
-    changes = tuple(fleet_changes(release, fleet))
+    auto = cfg.releases[release].autoscaling
+    in_autoscaling = frozenset(n for n, v in (("minReplicas", auto.min_replicas), ("maxReplicas", auto.max_replicas))
+                               if v is not None)
+    changes = tuple(fleet_changes(release, fleet, in_autoscaling))
     try:
         new = apply_changes(old, changes, where=f"stack '{cfg.stack}': {path.name}")
         load_stack(cfg.stack, text=new, root=root)

@@ -81,8 +81,8 @@ def plan_document(ctx: PlanContext, sweep: SweepResult, plan: StackPlan | None, 
 def stack_changes(plan: StackPlan) -> list[dict[str, Any]]:
     current = {"gpufleet:gpuPool": plan.cfg.gpu_pool.model_dump(by_alias=True)}
     release = plan.cfg.releases[plan.release]
-    current_release = {"replicas": release.replicas, "minReplicas": release.min_replicas,
-                       "maxReplicas": release.max_replicas}
+    current_release = {"replicas": release.replicas, "minReplicas": release.effective_min_replicas,
+                       "maxReplicas": release.effective_max_replicas}
     rows = []
     for change in plan.changes:
         leaf = change.path[-1]

@@ -44,16 +44,24 @@ class Change:
         return f"{self.path[0]}." + ".".join(self.path[1:]) if len(self.path) > 1 else self.path[0]
 
 
-def fleet_changes(release: str, fleet: FleetPlan) -> list[Change]:
-    """The keys a plan owns today: the GPU pool's sizes and the release's replica bounds."""
+def fleet_changes(release: str, fleet: FleetPlan, in_autoscaling: frozenset[str] = frozenset()) -> list[Change]:
+    """The keys a plan owns: the GPU pool's sizes and the release's replica bounds.
+
+    A bound the release already sets under `autoscaling` (`in_autoscaling`, e.g. {"maxReplicas"})
+    is written there, since the stack's rules allow each bound in one place only.
+    """
     pool, rel = "gpufleet:gpuPool", ("gpufleet:releases", release)
+
+    def bound(name: str, value: int, after: str) -> Change:
+        return Change((*rel, "autoscaling", name), value) if name in in_autoscaling else Change((*rel, name), value, after)
+
     return [
         Change((pool, "minSize"), fleet.pool_min),
         Change((pool, "desiredSize"), fleet.pool_desired),
         Change((pool, "maxSize"), fleet.pool_max),
         Change((*rel, "replicas"), fleet.replicas, after="image"),
-        Change((*rel, "minReplicas"), fleet.min_replicas, after="replicas"),
-        Change((*rel, "maxReplicas"), fleet.max_replicas, after="minReplicas"),
+        bound("minReplicas", fleet.min_replicas, "replicas"),
+        bound("maxReplicas", fleet.max_replicas, "minReplicas"),
     ]
 
 
