@@ -115,8 +115,8 @@ def test_bounds_under_autoscaling_are_written_there(tmp_path):
     path.write_text(text)
     cfg = load_stack("prod-us-east-1", root=root)
     plan = plan_stack(cfg, "blue", knee_rps=36.0, knee_tokens_per_s=4500.0, demand=Demand(40.0, 20.0), root=root)
-    lines = plan.new_text.splitlines()
-    assert "        maxReplicas: 3" in lines and "      maxReplicas: 3" not in lines
+    blue = plan.new_text[plan.new_text.index("    blue:"):plan.new_text.index("    green:")].splitlines()
+    assert blue[-3:] == ["      autoscaling:", "        minReplicas: 2", "        maxReplicas: 3"]
     assert load_stack("prod-us-east-1", text=plan.new_text, root=root).releases["blue"].effective_max_replicas == 3
 
 
