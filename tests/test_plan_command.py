@@ -21,12 +21,14 @@ class FakeMeasure:
 
     knee = 36.0
     invalid_from: float | None = None
+    invalid_band: tuple[float, float] | None = None
 
     def __init__(self, url, model, slo, settings, *, allow_remote=False, on_point=None, runner=None):
         self.on_point = on_point
 
     def __call__(self, rate, phase):
-        if self.invalid_from is not None and rate >= self.invalid_from:
+        band = self.invalid_band
+        if (self.invalid_from is not None and rate >= self.invalid_from) or (band and band[0] <= rate <= band[1]):
             point = Point(rate, INVALID, "measurement not valid: client_cpu", phase, invalid_kind="client",
                           advice="Add Locust workers: --processes 2 (or more).")
         else:
@@ -51,6 +53,7 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setattr(plan_run, "GateMeasure", FakeMeasure)
     monkeypatch.setattr(plan_run, "target", fake_target)
     monkeypatch.setattr(FakeMeasure, "invalid_from", None)
+    monkeypatch.setattr(FakeMeasure, "invalid_band", None)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -99,6 +102,19 @@ def test_saturated_client_exits_3_without_a_knee(root, capsys, monkeypatch):
     assert "no knee: the point at 32 req/s is invalid" in out and "--processes 2" in out
     doc = json.loads((root / "p.json").read_text())
     assert doc["knee"] is None and doc["fleet"] is None and doc["cost"] is None
+
+
+def test_invalid_point_in_the_bisection_plans_on_the_lower_bound_but_never_writes(root, capsys, monkeypatch):
+    monkeypatch.setattr(FakeMeasure, "invalid_band", (37.0, 39.0))
+    code = plan(root, "--peak-rps", "40", "--write", "--json", str(root / "p.json"))
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "knee: 36 req/s per replica, 4500 output tokens/s (a lower bound: the plan is conservative)" in captured.out
+    assert "the point at 38 req/s is invalid" in captured.out and "--processes 2" in captured.out
+    assert "refused: not written: the sweep ended on an invalid point" in captured.err
+    assert json.loads((root / "p.json").read_text())["sweep"]["outcome"] == "partial"
+    assert (root / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes() == \
+        (PROJECT_ROOT / "stacks" / "Pulumi.prod-us-east-1.yaml").read_bytes()
 
 
 def test_refused_plan_exits_1_with_one_line(root, capsys):

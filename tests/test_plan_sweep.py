@@ -12,13 +12,19 @@ from gpufleet.plan.sweep import FAIL, INVALID, PASS, Point, SweepSettings, find_
 class Fake:
     """Passes at or below `knee`, fails above; optionally invalid from `invalid_from` up."""
 
-    def __init__(self, knee: float, invalid_from: float | None = None, tokens_per_request: float = 100.0):
-        self.knee, self.invalid_from, self.tpr = knee, invalid_from, tokens_per_request
+    def __init__(self, knee: float, invalid_from: float | None = None, tokens_per_request: float = 100.0,
+                 invalid_band: tuple[float, float] | None = None):
+        self.knee, self.invalid_from, self.tpr, self.band = knee, invalid_from, tokens_per_request, invalid_band
         self.rates: list[float] = []
+
+    def invalid(self, rate: float) -> bool:
+        if self.band is not None and self.band[0] <= rate <= self.band[1]:
+            return True
+        return self.invalid_from is not None and rate >= self.invalid_from
 
     def __call__(self, rate: float, phase: str) -> Point:
         self.rates.append(rate)
-        if self.invalid_from is not None and rate >= self.invalid_from:
+        if self.invalid(rate):
             return Point(rate, INVALID, "measurement not valid: client_cpu", phase, invalid_kind="client",
                          advice="Add Locust workers: --processes 2 (or more).")
         verdict = PASS if rate <= self.knee else FAIL
@@ -82,15 +88,28 @@ def test_invalid_point_never_yields_a_knee(invalid_from):
     assert result.to_dict()["knee_rps"] is None
 
 
+def test_invalid_point_inside_the_bracket_gives_a_lower_bound_only():
+    """Measured here: 36 pass, 42 fail, then 39 invalid (a busy machine): the knee is at least 36, no more."""
+    result = find_knee(Fake(knee=40, invalid_band=(38, 40)), SweepSettings(start_rps=6, max_rps=400, min_rps=1))
+    assert [p.rate for p in result.points] == [6, 12, 24, 48, 36, 42, 39]
+    assert result.outcome == "partial" and result.knee.rate == 36 and result.knee.verdict == PASS
+    assert result.upper_rps == 42
+    assert result.message.startswith("the point at 39 req/s is invalid (measurement not valid: client_cpu), so the "
+                                     "bracket stops at [36, 42) req/s: the knee is at least 36 req/s")
+    assert "--processes 2" in result.message
+
+
 @settings(max_examples=100, deadline=None)
-@given(knee=st.floats(1, 300), invalid_from=st.floats(1, 600))
-def test_invalid_anywhere_is_never_a_knee(knee, invalid_from):
-    fake = Fake(knee, invalid_from=invalid_from)
+@given(knee=st.floats(1, 300), invalid_from=st.floats(1, 600), band=st.one_of(st.none(), st.tuples(
+    st.floats(1, 300), st.floats(0, 30)).map(lambda t: (t[0], t[0] + t[1]))))
+def test_invalid_anywhere_is_never_the_knee(knee, invalid_from, band):
+    fake = Fake(knee, invalid_from=invalid_from, invalid_band=band)
     result = find_knee(fake, SweepSettings(start_rps=2, max_rps=1024, min_rps=0.5, max_points=40))
-    if any(r >= invalid_from for r in fake.rates):
-        assert result.outcome == "invalid" and result.knee is None
-    else:
-        assert result.knee is not None and result.knee.rate < invalid_from
+    if result.knee is not None:
+        assert result.knee.verdict == PASS and not fake.invalid(result.knee.rate)
+    if any(fake.invalid(r) for r in fake.rates):
+        assert result.outcome in ("invalid", "partial")
+        assert result.outcome == "invalid" or result.points[-1].phase == "bisect"
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -22,7 +22,7 @@ from gpufleet.plan.sweep import Point, SweepResult, SweepSettings, find_knee
 from gpufleet.plan.writeback import unified_diff
 
 RESULT_EXIT = {"knee": EXIT_OK, "ceiling": EXIT_OK, "max_points": EXIT_OK, "no_pass": EXIT_REFUSED,
-               "invalid": EXIT_INVALID}
+               "invalid": EXIT_INVALID, "partial": EXIT_INVALID}
 
 
 def _err(message: str) -> None:
@@ -157,7 +157,8 @@ def execute(args: argparse.Namespace) -> int:
     for line in summary(sweep, plan, ctx):
         print(line)
     if refused is None and plan is not None and args.write:
-        refused = _write(args, plan)
+        refused = (_write(args, plan) if sweep.outcome != "partial" else
+                   "not written: the sweep ended on an invalid point; rerun it so the knee is measured, not bounded")
     doc = report.plan_document(ctx, sweep, plan, refused=refused, written=bool(args.write and not refused))
     try:
         _outputs(args, doc)
@@ -166,5 +167,5 @@ def execute(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if refused:
         print(f"refused: {refused}", file=sys.stderr)
-        return EXIT_REFUSED
+        return EXIT_INVALID if sweep.outcome == "partial" else EXIT_REFUSED
     return RESULT_EXIT[sweep.outcome]

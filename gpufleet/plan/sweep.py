@@ -7,8 +7,11 @@ measurement is a callable, so the search is pure and tested with a fake; the
 real one (`measure.GateMeasure`) runs the load test and the SLO gate.
 
 Fail closed: a point whose measurement is `invalid` (a saturated client, too
-few samples, a harness error) ends the sweep without a knee, whatever passed
-before it, because the bracket it would have tightened cannot be trusted.
+few samples, a harness error) ends the sweep at once. In the ramp that means
+no knee at all. In the bisection, where a valid pass and a valid fail already
+bracket the knee, the outcome is `partial`: the knee reported is the highest
+valid pass (a lower bound), never the invalid point, and the command still
+exits as invalid so automation does not take it for a finished sweep.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 PASS, FAIL, INVALID = "pass", "fail", "invalid"
-Outcome = Literal["knee", "ceiling", "max_points", "no_pass", "invalid"]
+Outcome = Literal["knee", "ceiling", "max_points", "partial", "no_pass", "invalid"]
+KNEE_OUTCOMES = ("knee", "ceiling", "max_points", "partial")
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class _State:
         return len(self.points) < self.settings.max_points
 
     def result(self, outcome: Outcome, message: str) -> SweepResult:
-        knee = self.best if outcome in ("knee", "ceiling", "max_points") else None
+        knee = self.best if outcome in KNEE_OUTCOMES else None
         return SweepResult(outcome, tuple(self.points), knee, self.fail if knee else None, message, self.settings)
 
 
@@ -175,7 +179,10 @@ def _bisect(state: _State) -> SweepResult:
         mid = _round_rate((lo + hi) / 2)
         point = state.run(mid if lo < mid < hi else (lo + hi) / 2, "bisect")
         if point.verdict == INVALID:
-            return _invalid(state, point)
+            advice = f" {point.advice}" if point.advice else ""
+            return state.result("partial", f"the point at {point.rate:g} req/s is invalid ({point.reason}), so the "
+                                           f"bracket stops at [{lo:g}, {hi:g}) req/s: the knee is at least {lo:g} "
+                                           f"req/s (the highest valid pass; a lower bound).{advice}")
 
 
 def _round_rate(rate: float) -> float:
