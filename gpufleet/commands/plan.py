@@ -3,7 +3,8 @@
 Exit codes: 0 a plan (written with --write), 1 no rate passed or the plan is
 refused (a cloud ceiling, the stack's rules, a failing preview), 2 usage or
 config error, 3 the sweep could not measure (an invalid point, e.g. a
-saturated client): no knee is ever reported from an invalid measurement.
+saturated client): no knee is ever taken from an invalid measurement (at most
+a lower bound from the valid points, which is printed but never written).
 """
 
 from __future__ import annotations
