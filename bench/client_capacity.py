@@ -1,4 +1,4 @@
-"""Benchmark: load-generator capacity per CPU core, ours vs GuideLLM vs inference-perf.
+"""Benchmark: load-generator capacity per CPU core, ours vs a raw asyncio client, GuideLLM, inference-perf.
 
 Each tool drives the same local vLLM simulator (fresh per run, fixed
 jitter-free TTFT and a short ITL, max_num_seqs above the concurrency, so the
@@ -19,18 +19,27 @@ time):
 * per core = throughput / client cores used;
 * server CPU the same way, to show it is not saturated.
 
-Tools: ``gpufleet`` is the real ``gpufleet loadtest`` command (Locust, one
-process); ``guidellm`` and ``inference-perf`` run from their own virtual
-environments made by ``bench/peers/setup.sh``, with the offline tokenizer it
-builds (``bench/peers/.cache/tokenizer``), each with its default worker
-processes. Rounds are interleaved (A B C A B C ...) and the table shows the
-median per tool.
+Tools: ``raw`` is ``bench/raw_client.py``, a minimal asyncio raw-socket
+client (the "near the limit" baseline); ``gpufleet`` is the real ``gpufleet
+loadtest`` command (Locust, one process); ``guidellm`` and ``inference-perf``
+run from their own virtual environments made by ``bench/peers/setup.sh``,
+with the offline tokenizer it builds (``bench/peers/.cache/tokenizer``),
+each with its default worker processes. The simulator (and this script) run
+pinned to CPU 0, every client to CPU 1 (``taskset``). Rounds are
+interleaved (A B C A B C ...), the load average is recorded with every run,
+and the table shows the median per tool. With one SSE chunk per token (the
+simulator's default), CPU per chunk = client cores / tokens per second.
 
-    bash bench/peers/setup.sh                      # once
-    .venv/bin/python bench/client_capacity.py      # 64 streams, 3 rounds
-    .venv/bin/python bench/client_capacity.py --concurrency 64 --rounds 1 --tools gpufleet guidellm
+    .venv/bin/python bench/client_capacity.py --tools raw gpufleet                 # paced: 256 streams, ITL 20 ms
+    .venv/bin/python bench/client_capacity.py --tools raw gpufleet --ttft-ms 0 --itl-ms 0 --concurrency 64
+    bash bench/peers/setup.sh && .venv/bin/python bench/client_capacity.py          # all four tools
 
-Exit status: 0 if ours is at least --target x the better peer per core (tokens/s), 1 if not, 2 if no peer ran.
+Each run takes startup allowance (up to 40 s) + settle + window; the
+default 3 rounds of 2 tools take about 4-5 minutes.
+
+Exit status: 0 if ours meets the raw baseline targets (CPU per chunk <= --max-cpu-ratio x raw,
+tokens/s per core >= --min-throughput-ratio x raw) and, when a peer ran, is at least --target x the better
+peer per core; 1 if not; 2 if neither the baseline nor a peer ran.
 """
 
 from __future__ import annotations
@@ -53,16 +62,16 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import CpuSampler, process_cpu, server_counters, tree_cpu, window_cpu_share  # noqa: E402
+from benchlib import CpuSampler, process_cpu, server_counters, tree_cpu, window_cpu_share
+from pinning import client_prefix, describe, pin_current_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"
 TOKENIZER_DIR = PEERS / ".cache" / "tokenizer"
 GUIDELLM_BIN = ROOT / ".venv-guidellm" / "bin" / "guidellm"
 INFERENCE_PERF_BIN = ROOT / ".venv-inference-perf" / "bin" / "inference-perf"
-TOOLS = ("gpufleet", "guidellm", "inference-perf")
+TOOLS = ("raw", "gpufleet", "guidellm", "inference-perf")
+BASELINE = "raw"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -117,10 +126,17 @@ def per_core(rate: float, cores: float) -> float | None:
     return rate / cores if cores > 0 else None
 
 
+def ratio_to_baseline(results: dict[str, dict[str, Any]], key: str) -> float | None:
+    """ours / the raw baseline for one figure; None when a side is missing."""
+    ours = (results.get("gpufleet") or {}).get(key)
+    base = (results.get(BASELINE) or {}).get(key)
+    return ours / base if ours and base else None
+
+
 def ratio_to_best_peer(results: dict[str, dict[str, Any]], key: str) -> tuple[float | None, str | None]:
     """(ours / best peer, best peer's name) for a per-core figure; None when a side is missing."""
     ours = (results.get("gpufleet") or {}).get(key)
-    peers = {t: r.get(key) for t, r in results.items() if t != "gpufleet" and r.get(key)}
+    peers = {t: r.get(key) for t, r in results.items() if t not in ("gpufleet", BASELINE) and r.get(key)}
     if not ours or not peers:
         return None, None
     best = max(peers, key=lambda t: peers[t])
@@ -133,6 +149,11 @@ def own_figures(tool: str, paths: dict[str, Path]) -> dict[str, float | None]:
         if tool == "gpufleet":
             doc = json.loads(paths["report"].read_text())
             return {"output_tokens_per_s": doc.get("output_tokens_per_s"), "requests_per_s": doc.get("requests_per_s")}
+        if tool == BASELINE:
+            doc = json.loads(paths["report"].read_text())
+            seconds = doc["ended_at"] - doc["started_at"]
+            return {"output_tokens_per_s": sum(r["output_tokens"] or 0 for r in doc["records"]) / seconds,
+                    "requests_per_s": len(doc["records"]) / seconds}
         if tool == "guidellm":
             bench = json.loads(paths["report"].read_text())["benchmarks"][0]
             tokens = bench["metrics"]["output_token_count"]["successful"]["total_sum"]
@@ -156,6 +177,11 @@ def command(tool: str, *, url: str, model: str, concurrency: int, duration_s: fl
               "TIMEOUT_S": 120, "PROMPT_MEAN": shape["prompt_mean"], "PROMPT_STDDEV": shape["prompt_stddev"],
               "PROMPT_MIN": shape["prompt_min"], "PROMPT_MAX": shape["prompt_max"],
               "OUTPUT_TOKENS": shape["output_tokens"]}
+    if tool == BASELINE:
+        argv = [sys.executable, str(ROOT / "bench" / "raw_client.py"), "--url", url, "--model", model,
+                "--concurrency", str(concurrency), "--duration", str(duration_s), "--workload", args.workload,
+                "--out", str(workdir / "raw.json")]
+        return argv, {"report": workdir / "raw.json"}
     if tool == "gpufleet":
         report = workdir / "gpufleet-report.json"
         argv = [sys.executable, "-m", "gpufleet.cli", "loadtest", "--host", url, "--model", model,
@@ -185,7 +211,7 @@ def command(tool: str, *, url: str, model: str, concurrency: int, duration_s: fl
 
 
 def missing_prerequisite(tool: str) -> str | None:
-    if tool == "gpufleet":
+    if tool in ("gpufleet", BASELINE):
         return None
     binary = GUIDELLM_BIN if tool == "guidellm" else INFERENCE_PERF_BIN
     if not binary.exists():
@@ -230,14 +256,17 @@ def run_tool(tool: str, args: argparse.Namespace, shape: dict[str, Any], workdir
         log = open(run_dir / "tool.log", "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1", **OFFLINE_ENV)
         launched = time.time()
-        proc = subprocess.Popen(argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+        load_before = os.getloadavg()[0]
+        proc = subprocess.Popen([*client_prefix(), *argv], cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         probes = {"client": lambda: tree_cpu(proc.pid), "server": lambda: process_cpu(server.pid)}
         try:
             with CpuSampler(probes, interval=0.5) as sampler:
                 ready_at = None
                 while time.time() - launched < args.ready_timeout and proc.poll() is None:
-                    if server_counters(server.url)["running"] >= 0.95 * conc:
+                    counters = server_counters(server.url)
+                    # at zero delay requests end too fast to be seen running: enough completions also count
+                    if counters["running"] >= 0.95 * conc or counters["requests"] >= 2 * conc:
                         ready_at = time.time()
                         break
                     time.sleep(0.25)
@@ -283,6 +312,8 @@ def run_tool(tool: str, args: argparse.Namespace, shape: dict[str, Any], workdir
         "server_cores": server_cores,
         "tokens_per_s_per_core": per_core(tokens_per_s, client_cores),
         "requests_per_s_per_core": per_core(requests_per_s, client_cores),
+        "us_cpu_per_chunk": 1e6 * client_cores / tokens_per_s if tokens_per_s else None,
+        "load_average": [load_before, os.getloadavg()[0]],
         "exit_code": proc.returncode,
         "own": own_figures(tool, paths),
         "argv": argv,
@@ -302,7 +333,7 @@ def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if not good:
         return {"tool": runs[0]["tool"], "error": runs[-1].get("error", "no run")}
     keys = ("output_tokens_per_s", "requests_per_s", "client_cores", "server_cores", "tokens_per_s_per_core",
-            "requests_per_s_per_core", "mean_running", "startup_s")
+            "requests_per_s_per_core", "mean_running", "startup_s", "us_cpu_per_chunk")
     out: dict[str, Any] = {"tool": good[0]["tool"], "runs": len(good), "failed_runs": len(runs) - len(good)}
     for key in keys:
         values = [r[key] for r in good if r.get(key) is not None]
@@ -312,7 +343,7 @@ def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     header = (f"{'tool':<16}{'out tok/s':>10}{'req/s':>8}{'client cores':>14}{'tok/s per core':>16}"
-              f"{'req/s per core':>16}{'server cores':>14}{'running':>9}")
+              f"{'req/s per core':>16}{'us CPU/chunk':>14}{'server cores':>14}{'running':>9}")
     print(header)
     print("-" * len(header))
     for tool in TOOLS:
@@ -323,8 +354,14 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
             print(f"{tool:<16}  did not run: {r['error'].splitlines()[0]}")
             continue
         print(f"{tool:<16}{r['output_tokens_per_s']:>10.0f}{r['requests_per_s']:>8.1f}{r['client_cores']:>14.3f}"
-              f"{r['tokens_per_s_per_core']:>16.0f}{r['requests_per_s_per_core']:>16.1f}{r['server_cores']:>14.3f}"
+              f"{r['tokens_per_s_per_core']:>16.0f}{r['requests_per_s_per_core']:>16.1f}{r['us_cpu_per_chunk']:>14.1f}"
+              f"{r['server_cores']:>14.3f}"
               f"{r['mean_running']:>9.1f}")
+    cpu = ratio_to_baseline(results, "us_cpu_per_chunk")
+    tput = ratio_to_baseline(results, "tokens_per_s_per_core")
+    if cpu is not None and tput is not None:
+        print(f"ratio gpufleet / raw baseline: CPU per chunk {cpu:.2f}x (target <= {args.max_cpu_ratio:.1f}x), "
+              f"tokens/s per core {tput:.2f}x (target >= {args.min_throughput_ratio:.1f}x)")
     for key, label in (("tokens_per_s_per_core", "output tokens/s per core"),
                        ("requests_per_s_per_core", "requests/s per core")):
         ratio, best = ratio_to_best_peer(results, key)
@@ -335,10 +372,10 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
-    parser.add_argument("--concurrency", type=int, default=64, help="concurrent streams (every tool)")
+    parser.add_argument("--concurrency", type=int, default=256, help="concurrent streams (every tool)")
     parser.add_argument("--workload", default="completions", help="our workload; the peers mirror its lengths")
-    parser.add_argument("--ttft-ms", type=float, default=20.0, help="the simulator's fixed TTFT")
-    parser.add_argument("--itl-ms", type=float, default=10.0, help="the simulator's fixed ITL")
+    parser.add_argument("--ttft-ms", type=float, default=150.0, help="the simulator's fixed TTFT")
+    parser.add_argument("--itl-ms", type=float, default=20.0, help="the simulator's fixed ITL (0: as fast as it can)")
     parser.add_argument("--window", type=float, default=30.0, help="measured steady-state seconds")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds after reaching the concurrency")
     parser.add_argument("--startup-allowance", type=float, default=40.0,
@@ -348,14 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=1, help="gpufleet loadtest --processes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--target", type=float, default=1.5, help="required ratio ours / best peer per core")
+    parser.add_argument("--max-cpu-ratio", type=float, default=1.5, help="CPU per chunk: ours / raw at most")
+    parser.add_argument("--min-throughput-ratio", type=float, default=0.6, help="tok/s per core: ours / raw at least")
     parser.add_argument("--json", type=Path, help="also write every run and the medians here")
     args = parser.parse_args(argv)
     shape = workload_shape(args.workload)
+    pin_current_process()
     print(f"client capacity: {args.concurrency} concurrent streams, /v1/completions, prompt normal("
           f"{shape['prompt_mean']}, {shape['prompt_stddev']}) in [{shape['prompt_min']}, {shape['prompt_max']}] "
           f"tokens, {shape['output_tokens']} output tokens, simulator TTFT {args.ttft_ms} ms ITL {args.itl_ms} ms "
           f"jitter 0; {args.window:.0f} s window; {args.rounds} interleaved round(s); {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+          f"{describe()}; load average {os.getloadavg()[0]:.2f}", flush=True)
     runs: dict[str, list[dict[str, Any]]] = {t: [] for t in args.tools}
     with tempfile.TemporaryDirectory(prefix="gpufleet-capacity-") as tmp:
         for round_no in range(1, args.rounds + 1):
@@ -369,21 +409,28 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"round {round_no} {tool}: {result['output_tokens_per_s']:.0f} tok/s, "
                           f"{result['requests_per_s']:.1f} req/s, client {result['client_cores']:.3f} cores -> "
                           f"{result['tokens_per_s_per_core']:.0f} tok/s/core; server {result['server_cores']:.3f} "
-                          f"cores; running {result['mean_running']:.1f}; tool's own report: "
+                          f"cores; running {result['mean_running']:.1f}; {result['us_cpu_per_chunk']:.1f} us CPU/chunk; "
+                          f"load average {result['load_average'][0]:.2f}; tool's own report: "
                           f"{result['own']['output_tokens_per_s']} tok/s", flush=True)
     results = {tool: median_result(tool_runs) for tool, tool_runs in runs.items()}
     print()
     print_table(results, args)
     ratio, best = ratio_to_best_peer(results, "tokens_per_s_per_core")
+    cpu = ratio_to_baseline(results, "us_cpu_per_chunk")
+    tput = ratio_to_baseline(results, "tokens_per_s_per_core")
     if args.json:
         doc = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-               "cpus": os.cpu_count(), "argv": sys.argv, "settings": vars(args) | {"json": str(args.json)},
-               "workload": shape, "runs": runs, "medians": results,
-               "ratio_tokens_per_core": ratio, "best_peer": best}
+               "cpus": os.cpu_count(), "pinning": describe(), "argv": sys.argv,
+               "settings": vars(args) | {"json": str(args.json)}, "workload": shape, "runs": runs,
+               "medians": results, "ratio_tokens_per_core": ratio, "best_peer": best,
+               "ratio_to_raw": {"cpu_per_chunk": cpu, "tokens_per_s_per_core": tput}}
         args.json.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    if ratio is None:
+    if ratio is None and cpu is None:
         return 2
-    return 0 if ratio >= args.target else 1
+    ok = ratio is None or ratio >= args.target
+    if cpu is not None and tput is not None:
+        ok = ok and cpu <= args.max_cpu_ratio and tput >= args.min_throughput_ratio
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

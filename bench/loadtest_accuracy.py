@@ -18,10 +18,18 @@ this benchmark exists to catch that. Client CPU (the `gpufleet loadtest`
 process tree: the CLI and Locust) and server CPU are measured from /proc
 over the measurement window.
 
-    .venv/bin/python bench/loadtest_accuracy.py                      # 64 and 256 streams
-    .venv/bin/python bench/loadtest_accuracy.py --users 64 256 --duration 30 --repeat 2 --json out.json
+The raw asyncio baseline (``bench/raw_client.py``) runs against a fresh
+simulator with the same settings right after each gpufleet run (rounds
+interleaved), and its error against the same kind of truth is printed beside
+ours, with the ratio. The simulator and this script are pinned to CPU 0 and
+each client to CPU 1 (``taskset``); the load average is recorded per run.
 
-Exit status: 0 when every level passes, 1 otherwise.
+    .venv/bin/python bench/loadtest_accuracy.py                      # 64 and 256 streams, 3 runs each (~8 min)
+    .venv/bin/python bench/loadtest_accuracy.py --users 64 256 --duration 30 --repeat 3 --json out.json
+    .venv/bin/python bench/loadtest_accuracy.py --no-baseline --repeat 1   # gpufleet only (~2 min)
+
+Each level takes warm-up + duration + ~10 s per tool. Exit status: 0 when
+every gpufleet level passes, 1 otherwise (the baseline is reported, not judged).
 """
 
 from __future__ import annotations
@@ -39,10 +47,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import (CpuSampler, context_switches, get_json, percentile, process_cpu, tree_cpu,  # noqa: E402
+from benchlib import (CpuSampler, context_switches, get_json, percentile, process_cpu, tree_cpu,
                       tree_involuntary_switches, window_cpu_share)
+from pinning import client_prefix, describe, pin_current_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ABS_TOLERANCE_MS = 2.0
@@ -127,6 +134,14 @@ def truth_samples(records: list[Any], truth_by_id: dict[str, dict[str, Any]]) ->
     return out
 
 
+def own_percentiles(records: list[Any]) -> dict[str, dict[str, float | None]]:
+    """A client's own p50/p95 of TTFT and ITL over ``records`` (for the baseline, which has no report)."""
+    ttft = [r.ttft_ms for r in records if r.ttft_ms is not None]
+    itl = [g for r in records for g in r.chunk_gaps_ms]
+    return {f"{name}_ms": {f"p{p}": (percentile(v, p) if v else None) for p in PERCENTILES}
+            for name, v in (("ttft", ttft), ("itl", itl))}
+
+
 def compare(reported: dict[str, dict[str, float | None]], truth: TruthSamples) -> list[Comparison]:
     """Reported p50/p95 (from the report JSON) against the same percentiles of the truth."""
     rows = []
@@ -193,15 +208,44 @@ def spread(values: list[float]) -> dict[str, float | None]:
 
 
 # -- one level -----------------------------------------------------------------
-def run_level(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from gpufleet.loadtest.rawrun import read_run
-    from gpufleet.loadtest.stats import split_by_window
+def _server(users: int, args: argparse.Namespace):
     from gpufleet.simserver.launch import LocalServer
 
     max_tokens = 256  # the short_chat workload's upper bound
-    with LocalServer(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, jitter=0.0, seed=args.seed,
-                     max_num_seqs=users, kv_capacity_tokens=users * (512 + max_tokens) + 8192,
-                     truth_size=200_000) as server:
+    return LocalServer(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, jitter=0.0, seed=args.seed, max_num_seqs=users,
+                       kv_capacity_tokens=users * (512 + max_tokens) + 8192, truth_size=200_000)
+
+
+def run_baseline(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The raw asyncio client at the same level, judged against the same kind of truth."""
+    from types import SimpleNamespace
+
+    out = workdir / f"raw-{users}.json"
+    load_before = os.getloadavg()[0]
+    with _server(users, args) as server:
+        argv = [*client_prefix(), sys.executable, str(ROOT / "bench" / "raw_client.py"), "--url", server.url,
+                "--model", server.model, "--concurrency", str(users), "--duration", str(args.warmup + args.duration),
+                "--workload", args.workload, "--seed", str(args.seed), "--out", str(out)]
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=args.warmup + args.duration + 300)
+        if not out.exists():
+            raise RuntimeError(f"raw_client exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
+        doc = json.loads(out.read_text())
+        truth_all = get_json(server.url + "/sim/requests")["requests"]  # type: ignore[index]
+    start = doc["started_at"] + args.warmup
+    records = [SimpleNamespace(**r) for r in doc["records"]
+               if r["ok"] and start <= r["sent_at"] < start + args.duration]
+    truth = truth_samples(records, {t["id"]: t for t in truth_all})
+    rows = compare(own_percentiles(records), truth)
+    return {"users": users, "requests_counted": len(records), "truth_missing": len(truth.missing),
+            "comparisons": [r.to_dict() for r in rows], "passed": all(r.passed for r in rows) and not truth.missing,
+            "load_average": [load_before, os.getloadavg()[0]]}
+
+
+def run_level(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from gpufleet.loadtest.rawrun import read_run
+    from gpufleet.loadtest.stats import split_by_window
+
+    with _server(users, args) as server:
         report_path = workdir / f"report-{users}.json"
         run_path = workdir / f"run-{users}.json"
         argv = [sys.executable, "-m", "gpufleet.cli", "loadtest", "--host", server.url, "--model", server.model,
@@ -210,7 +254,7 @@ def run_level(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
                 "--json", str(report_path), "--save-run", str(run_path), "--quiet"]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         started = time.time()
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([*client_prefix(), *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         probes = {"client": lambda: tree_cpu(proc.pid), "server": lambda: process_cpu(server.pid),
                   "client_preempted": lambda: float(tree_involuntary_switches(proc.pid)),
                   "server_preempted": lambda: float(context_switches(server.pid)[1])}
@@ -293,6 +337,15 @@ def print_level(level: dict[str, Any]) -> None:
     if level["truth_missing"] or level["gap_count_mismatch"]:
         print(f"WARNING: {level['truth_missing']} requests missing from the server's truth, "
               f"{level['gap_count_mismatch']} with a different chunk count")
+    base = level.get("baseline")
+    if base:
+        print(f"raw asyncio baseline ({base['requests_counted']} requests, load average "
+              f"{base['load_average'][0]:.2f}): error ms (gpufleet / baseline)")
+        for ours, theirs in zip(level["comparisons"], base["comparisons"]):
+            ratio = ours["error_ms"] / theirs["error_ms"] if theirs["error_ms"] > 0 else None
+            print(f"    {ours['metric'].upper()} p{ours['p']}: {ours['error_ms']:+.3f} / {theirs['error_ms']:+.3f}"
+                  f"{f'  ({ratio:.2f}x)' if ratio is not None else ''}  baseline "
+                  f"{'PASS' if theirs['passed'] else 'FAIL'}")
     print(f"level result: {'PASS' if level['passed'] else 'FAIL'}")
 
 
@@ -301,23 +354,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, nargs="+", default=[64, 256], help="concurrency levels")
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--ttft-ms", type=float, default=200.0, help="the simulator's fixed TTFT")
-    parser.add_argument("--itl-ms", type=float, default=25.0, help="the simulator's fixed ITL")
+    parser.add_argument("--ttft-ms", type=float, default=150.0, help="the simulator's fixed TTFT")
+    parser.add_argument("--itl-ms", type=float, default=20.0, help="the simulator's fixed ITL")
     parser.add_argument("--workload", default="short_chat")
     parser.add_argument("--processes", type=int, default=1, help="gpufleet loadtest --processes")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=1, help="run every level this many times")
+    parser.add_argument("--repeat", type=int, default=3, help="run every level this many times")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the raw asyncio baseline runs")
     parser.add_argument("--json", type=Path, help="also write all results here")
     args = parser.parse_args(argv)
+    pin_current_process()
     print(f"gpufleet loadtest accuracy vs server truth: TTFT {args.ttft_ms} ms, ITL {args.itl_ms} ms, jitter 0, "
           f"workload {args.workload}, {args.duration:.0f} s measured after {args.warmup:.0f} s warm-up, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+          f"{os.cpu_count()} CPUs, {describe()}, load average {os.getloadavg()[0]:.2f} at start")
     levels = []
     with tempfile.TemporaryDirectory(prefix="gpufleet-accuracy-") as tmp:
         for attempt in range(args.repeat):
             for users in args.users:
                 level = run_level(users, args, Path(tmp))
                 level["attempt"] = attempt + 1
+                if args.baseline:
+                    level["baseline"] = run_baseline(users, args, Path(tmp))
                 print_level(level)
                 levels.append(level)
     ok = all(level["passed"] for level in levels)

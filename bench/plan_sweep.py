@@ -18,17 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gpufleet.core.slo import SloSpec  # noqa: E402
-from gpufleet.plan.measure import GateMeasure, PointSettings  # noqa: E402
-from gpufleet.plan.sweep import SweepSettings, find_knee  # noqa: E402
-from gpufleet.simserver.launch import LocalServer  # noqa: E402
+from gpufleet.core.slo import SloSpec
+from gpufleet.plan.measure import GateMeasure, PointSettings
+from gpufleet.plan.sweep import SweepSettings, find_knee
+from gpufleet.simserver.launch import LocalServer
 
 OUTPUT_TOKENS = 64
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Order is the order shown in --help.
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gpufleet",
         description="Offline preview, load-test gate, promotion and cost reports for gpufleet stacks.",
     )
+    add_cwd_option(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -37,13 +39,39 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    for command in sub.choices.values():
+        add_cwd_option(command, default=argparse.SUPPRESS)  # `gpufleet preview -C DIR` too
     return parser
 
 
+def add_cwd_option(parser: argparse.ArgumentParser, default: object) -> None:
+    """`-C/--cwd DIR`, as `pulumi -C`: run as if started in DIR (the project is found from there)."""
+    if any("--cwd" in action.option_strings for action in parser._actions):
+        return
+    parser.add_argument("-C", "--cwd", dest="cwd", metavar="DIR", default=default,
+                        help="run as if gpufleet had been started in DIR (as `pulumi -C`): the Pulumi project "
+                             "is the nearest Pulumi.yaml from there upward")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from gpufleet.core.project import ProjectError
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    previous = os.getcwd()
+    try:
+        if args.cwd is not None:
+            try:
+                os.chdir(args.cwd)
+            except OSError as exc:
+                print(f"gpufleet: -C {args.cwd}: {exc.strerror}; pass an existing project directory", file=sys.stderr)
+                return 2
+        return int(args.func(args) or 0)
+    except ProjectError as exc:
+        print(f"gpufleet {args.command}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        os.chdir(previous)
 
 
 if __name__ == "__main__":

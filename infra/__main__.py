@@ -3,7 +3,7 @@
 import pulumi
 
 from gpufleet.core.errors import StackConfigError
-from gpufleet.infra.program import main
+from gpufleet.infra.entry import main
 
 try:
     main()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,19 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The one sys.path edit: the Locust scenarios import `common` from their own directory, and the
+# benchmark scripts import their helpers from theirs, as they do when run as scripts.
+for _folder in (ROOT / "loadtests", ROOT / "bench", ROOT / "bench" / "peers"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 DELETE = object()
+
+
+def scratch_project(directory: Path) -> Path:
+    """`directory` made a Pulumi project like the shipped one (its Pulumi.yaml), without stack files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
+    return directory
 
 
 def stack_text(stack: str) -> str:

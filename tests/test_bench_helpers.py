@@ -16,10 +16,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-for folder in (ROOT / "bench", ROOT / "bench" / "peers"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
 import benchlib  # noqa: E402
 import client_capacity  # noqa: E402
 import loadtest_accuracy  # noqa: E402

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import scratch_project
 from gpufleet.cli import build_parser
 from gpufleet.commands import cost as cost_cmd
 from gpufleet.core.cost import CostInputs, NodePoolInputs
@@ -57,7 +58,8 @@ def repo(tmp_path, monkeypatch):
         )
 
     monkeypatch.setattr(cost_cmd, "_config_functions", lambda: (load_stack, list_stacks, cost_inputs_for))
-    monkeypatch.setattr(cost_cmd, "PROJECT_ROOT", tmp_path)
+    scratch_project(tmp_path)  # the project-wide FX rate comes from its Pulumi.yaml
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
@@ -188,7 +190,6 @@ def test_from_deployed_reads_each_stacks_cost_output(repo, capsys, monkeypatch):
 
     from gpufleet.core.cost import compute_stack_cost, load_fx, load_price_catalog, stack_cost_outputs
 
-    (repo / "Pulumi.yaml").write_text("name: gpufleet\nruntime: python\n")
     catalog, fx = load_price_catalog(CATALOG), load_fx(CATALOG / "fx.yaml")
     exported = {
         name: stack_cost_outputs(compute_stack_cost(
@@ -222,7 +223,6 @@ def test_from_deployed_reads_each_stacks_cost_output(repo, capsys, monkeypatch):
 def test_from_deployed_without_a_cost_output_exits_1(repo, capsys, monkeypatch):
     from pulumi import automation as auto
 
-    (repo / "Pulumi.yaml").write_text("name: gpufleet\nruntime: python\n")
     monkeypatch.setattr(cost_cmd.shutil, "which", lambda name: "/usr/local/bin/pulumi")
     monkeypatch.setattr(auto, "select_stack", lambda stack_name, work_dir: type("S", (), {"outputs": lambda self: {}})())
     assert run("--from-deployed", "--stack", "prod-us") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import csv
 import io
 import json
@@ -100,7 +102,10 @@ def test_markdown_summary_and_line_tables():
 def test_html_is_self_contained_with_the_chart_and_every_stack():
     html = render_html(COSTS, TOKENS)
     assert html.startswith("<!DOCTYPE html>")
-    assert html.count("<svg") == 1 and 'aria-label="Monthly cost by stack and line item (USD)"' in html
+    assert html.count("<svg") == 2  # desired and maximum size
+    assert 'aria-label="Monthly cost by stack and line item (USD, desired size)"' in html
+    assert 'aria-label="Monthly cost by stack and line item (USD, maximum size)"' in html
+    assert "<strong>Fleet total:</strong> $1,899.44/month at desired size, $3,635.26/month at maximum size" in html
     for stack in ("prod-us", "cn-prod"):
         assert f'<tr id="stack-{stack}">' in html and f"<h2>{stack} " in html
         assert f"<title>{stack}: " in html  # a chart segment per line item, named in its tooltip
@@ -108,12 +113,40 @@ def test_html_is_self_contained_with_the_chart_and_every_stack():
     assert '<td class="flag">fail ⚠</td>' in html
 
 
-def test_chart_bar_lengths_follow_usd_monthly_cost():
+def _bar_widths(svg: str) -> dict[str, float]:
+    import re
+
+    widths: dict[str, float] = {}
+    for width, stack in re.findall(r'<rect x="[0-9.]+" y="[0-9.]+" width="([0-9.]+)" height="20" fill="#[0-9a-f]+" '
+                                   r'data-key="[^"]+"><title>([^:]+):', svg):
+        widths[stack] = widths.get(stack, 0.0) + float(width)
+    return widths
+
+
+def test_chart_bar_lengths_follow_usd_monthly_cost_on_a_value_axis():
     svg = svg_monthly_chart(COSTS)
-    # widest bar: cn-prod at 1092.06 USD fills the 480-unit plot; prod-us gpu line 1.006 x 730 = 734.38 USD
-    # -> 734.38 / 1092.0594... x 480 = 322.8
-    assert '<rect x="170.0" y="30.0" width="322.8" height="20" fill="#4e79a7" data-key="pool:gpu:instances">' in svg
-    assert svg.count("<rect") == 5 + 5  # 5 line segments + 5 legend swatches
+    # axis $0..$1,250 (ticks every $250) over 590 units: cn-prod 1092.06 USD -> 515.4, prod-us 807.38 -> 381.1
+    widths = _bar_widths(svg)
+    assert widths["cn-prod"] == pytest.approx(1092.06 / 1250 * 590, abs=0.3)
+    assert widths["prod-us"] == pytest.approx(807.38 / 1250 * 590, abs=0.3)
+    assert [t for t in re.findall(r'class="axis-tick">([^<]+)<', svg)] == [
+        "$0", "$250", "$500", "$750", "$1k", "$1.25k"]
+    assert 'class="fleet-total">$1,899.44/month<' in svg
+    assert 'class="legend">compute $' in svg and svg.count('class="legend"') == 5
+    # the GPU line is wide enough to carry its amount; small items are listed with their amount under the bar
+    assert '>$734</text>' in svg and 'class="small-item">NAT gateways $' in svg
+
+
+def test_the_maximum_size_view_uses_the_autoscaling_ceiling():
+    widths = _bar_widths(svg_monthly_chart(COSTS, maximum=True))
+    assert widths["prod-us"] / widths["cn-prod"] == pytest.approx(1541.76 / 2093.4961, rel=2e-3)
+
+
+def test_console_summary_fits_80_columns_without_breaking_stack_names():
+    text = render_table(COSTS, TOKENS, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert any(line.lstrip().startswith("prod-us ") for line in text.splitlines())
+    assert "Total (USD)" in text and "$1,899.44" in text and "$3,635.26" in text
 
 
 def test_table_lists_stacks_totals_and_flags_failed_gates():

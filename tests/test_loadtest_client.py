@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import gevent
 import gevent.server
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.client import LLMClient  # noqa: E402
-from common.workload import RequestPlan  # noqa: E402
+from common.client import LLMClient
+from common.workload import RequestPlan
 from gpufleet.loadtest.records import Outcome  # noqa: E402
 from gpufleet.loadtest.stats import compute_records  # noqa: E402
 
@@ -92,9 +88,15 @@ def stream_ok(sock: socket.socket) -> None:
     sock.sendall(USAGE_EVENT + DONE + END)
 
 
-def send(script, *, stream: bool = True, stall: float = 5.0, deadline: float = 10.0):
+@pytest.fixture(params=["pooled", "geventhttpclient"])
+def path(request):
+    """Both read paths: the reader greenlet over our pool, and geventhttpclient end to end (TLS's)."""
+    return request.param
+
+
+def send(script, *, stream: bool = True, stall: float = 5.0, deadline: float = 10.0, pooled: bool = True):
     with Scripted(script) as url:
-        client = LLMClient(url, stall_timeout=stall, request_timeout=deadline)
+        client = LLMClient(url, stall_timeout=stall, request_timeout=deadline, pooled=pooled)
         try:
             return client.send(plan(stream), request_id="req-1", process="local")
         finally:
@@ -135,6 +137,35 @@ def test_a_base_url_prefix_is_kept():
         assert client.send(plan(), request_id="r", process="local").ok
         client.close()
     assert server.requests[0]["head"].startswith("POST /proxy/v1/chat/completions ")
+
+
+def test_a_streamed_response_on_either_path(path):
+    record = send(stream_ok, pooled=path == "pooled")
+    assert record.outcome is Outcome.OK and len(record.chunk_gaps_ms) == 3 and 55 <= record.ttft_ms < 250
+
+
+def test_keep_alive_reuses_one_connection_and_retries_a_closed_one():
+    connections = []
+
+    def handle(sock, _addr):
+        connections.append(sock)
+        for _ in range(2):  # two responses on this connection, then it is closed (as an idle timeout would)
+            head = sock.recv(65536)
+            if not head:
+                break
+            sock.sendall(SSE_HEADERS + content("a") + USAGE_EVENT + DONE + END)
+        sock.close()
+
+    server = gevent.server.StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    try:
+        client = LLMClient(f"http://127.0.0.1:{server.server_port}")
+        records = [client.send(plan(), request_id=f"r{i}", process="local") for i in range(3)]
+        client.close()
+    finally:
+        server.stop(timeout=1)
+    assert [r.outcome for r in records] == [Outcome.OK] * 3
+    assert len(connections) == 2  # the third request found its connection closed and retried on a fresh one
 
 
 def test_a_non_streamed_response():
@@ -203,8 +234,8 @@ def not_utf8(sock):
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
 )
-def test_every_failure_kind_over_a_real_socket(script, outcome, status, error):
-    record = send(script, stall=0.5)
+def test_every_failure_kind_over_a_real_socket(script, outcome, status, error, path):
+    record = send(script, stall=0.5, pooled=path == "pooled")
     assert (record.outcome, record.status) == (outcome, status)
     if error is not None:
         assert record.error == error

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import dataclasses
 
 import gevent
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.collector import Aggregator, ProcessState  # noqa: E402
-from common.health import HealthMonitor, cpu_share  # noqa: E402
-from common.options import RunOptions  # noqa: E402
-from common.timing import Clock  # noqa: E402
+from common.collector import Aggregator, ProcessState
+from common.health import HealthMonitor, cpu_share
+from common.options import RunOptions
+from common.timing import Clock
 from gpufleet.loadtest.records import Outcome, RequestRecord  # noqa: E402
 
 T0 = 1_700_000_000.0
@@ -137,8 +134,17 @@ def test_progress_phases():
                                  "summary": {"process": "local"}, "done": False})
     assert aggregator.progress(T0 + 1)["phase"] == "warmup"
     assert aggregator.progress(T0 + 5) == {"elapsed_s": 5.0, "phase": "measure", "records": 2, "ok": 1, "failed": 1,
-                                           "processes_done": 0, "processes": 1}
+                                           "processes_done": 0, "processes": 1, "ttft_p95_ms": 10.0}
     assert aggregator.progress(T0 + 12.5)["phase"] == "drain"
+
+
+def test_live_p95_ttft_uses_the_measured_window_once_it_has_requests():
+    aggregator = Aggregator({"local"}, OPTIONS, T0, "http://127.0.0.1:9")
+    assert aggregator.live_ttft_p95() is None
+    rows = [dataclasses.replace(record(i, "local"), ttft_ms=float(i * 100)).to_row() for i in range(1, 23)]
+    aggregator.receive("local", {"rows": rows, "summary": {"process": "local"}, "done": False})
+    # records 2..22 are in the window (warm-up 2 s): 21 values 200..2200, nearest-rank p95 = 20th = 2100
+    assert aggregator.live_ttft_p95() == 2100.0
 
 
 def test_options_from_locust_and_their_validation():
@@ -164,3 +170,15 @@ def test_cpu_share_and_the_monitor_samples():
     monitor.stop()
     assert len(monitor.loop_lag_ms) >= 10 and all(lag >= 0 for _, lag in monitor.loop_lag_ms)
     assert len(monitor.cpu) >= 2 and all(0 <= share < 2 for _, share in monitor.cpu)
+
+
+def test_a_local_run_hands_records_over_without_row_encoding():
+    clock = FakeClock(T0)
+    state = ProcessState("local", OPTIONS, T0, clock=clock, health=HealthMonitor(clock=clock))
+    state.add(record(1, "local"))
+    payload = state.payload(done=True, local=True)
+    assert "rows" not in payload and [r.request_id for r in payload["records"]] == ["run-local-1"]
+    aggregator = Aggregator({"local"}, OPTIONS, T0, "http://127.0.0.1:9")
+    aggregator.receive("local", payload)
+    assert aggregator.all_done and aggregator.records == [record(1, "local")]
+    assert state.payload(done=True, local=True)["records"] == []  # handed over once

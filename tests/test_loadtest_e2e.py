@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 
 from gpufleet.loadtest import SloSpec, Verdict, run_gate
+from gpufleet.loadtest.preflight import TargetUnavailable
 from gpufleet.simserver.launch import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -96,10 +97,13 @@ def test_injected_faults_never_pass(faults, expected):
 def test_a_dead_target_fails_and_a_harness_error_is_invalid():
     port = free_port()  # nothing listens there
     slo = LENIENT.model_copy(update={"duration_s": 1.0, "warmup_s": 0.0})
-    dead = run_gate(f"http://127.0.0.1:{port}", "m", slo)
+    with pytest.raises(TargetUnavailable, match=r"GET /v1/models failed \(ConnectionRefusedError"):
+        run_gate(f"http://127.0.0.1:{port}", "m", slo)  # refused within seconds, before any load
+    # Without the check (a target that dies after it), the load test itself measures it: a failure.
+    dead = run_gate(f"http://127.0.0.1:{port}", "m", slo, check=False)
     assert dead.gate.verdict is Verdict.FAIL and set(dead.stats.failures) == {"connection_error"}
     assert dead.stats.error_rate == 1.0 and dead.stats.requests < 100  # paced, not spinning
-    no_model = run_gate(f"http://127.0.0.1:{port}", None, slo)  # model discovery itself fails
+    no_model = run_gate(f"http://127.0.0.1:{port}", None, slo, check=False)  # model discovery itself fails
     assert no_model.gate.verdict is Verdict.INVALID
     assert no_model.gate.reason.startswith("harness error: ")
     assert "driver 0: " in no_model.harness_error
@@ -118,7 +122,7 @@ def test_the_command_writes_json_html_and_csv(tmp_path):
     assert "verdict: PASS" in done.stderr
     rows = (tmp_path / "r.csv").read_text().strip().splitlines()
     assert len(rows) - 1 >= doc["requests"]
-    assert (tmp_path / "r.html").read_text().count("<svg") == 7
+    assert (tmp_path / "r.html").read_text().count("<svg") == 9
 
 
 def free_port() -> int:

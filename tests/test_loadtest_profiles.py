@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
-from pathlib import Path
 
 import gevent
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.profiles import OpenLoop, arrivals_until, closed_loop, poisson_arrivals  # noqa: E402
-from common.timing import CLOCK  # noqa: E402
+from common.profiles import OpenLoop, arrivals_until, closed_loop, poisson_arrivals
+from common.timing import CLOCK
 
 
 def test_poisson_gaps_have_mean_one_over_rate_and_are_seeded():

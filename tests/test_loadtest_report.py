@@ -91,14 +91,38 @@ def test_csv_has_every_raw_field_one_row_per_request(tmp_path):
 
 
 def test_the_html_report_is_self_contained_with_charts():
-    html = render_html(judge_run(run(), SLO, target="http://127.0.0.1:8000"))
-    assert html.count("<svg") == 7
+    report = judge_run(run(), SLO, target="http://127.0.0.1:8000")
+    html = render_html(report)
+    assert html.count("<svg") == 9
+    # TTFT and TPOT over time on their own axes, with the measured p95 and the SLO line, values printed
+    assert 'aria-label="TTFT over time (by send time)"' in html and 'aria-label="TPOT over time (by send time)"' in html
+    assert f"p95 {report.stats.ttft_ms.p95:,.1f} ms" in html and "SLO p95 300 ms" in html
+    assert "UNTRUSTWORTHY" not in html and report.to_dict()["percentiles_trustworthy"] is True
     assert "<script" not in html and "<link" not in html
     urls = set(re.findall(r"https?://[^\"'<> ]+", html))
     assert urls == {"http://www.w3.org/2000/svg", "http://127.0.0.1:8000"}
     assert '<span class="verdict fail">FAIL</span>' in html
     assert "objectives missed: error_rate, tpot_p95_ms, goodput" in html
     assert "ttftP95Ms: 300.0" in html
+
+
+def test_an_invalid_run_labels_its_percentiles_untrustworthy_everywhere():
+    report = judge_run(run(), SLO, target="http://127.0.0.1:8000", harness_error="client saturated")
+    doc = report.to_dict()
+    assert doc["percentiles_trustworthy"] is False
+    assert doc["trust_note"] == "UNTRUSTWORTHY percentiles: the measurement is invalid (harness error: client saturated)"
+    html = render_html(report)
+    assert html.count(doc["trust_note"]) == 2 and 'class="untrusted-table"' in html
+    lines = summary_lines(report)
+    assert lines[1] == f"!! {doc['trust_note']}" and lines[3].startswith("TTFT  ms (untrustworthy)  p50")
+
+
+def test_charts_end_at_the_data():
+    chart = Chart("t", "s", "y", series=[Series("a", [(0.0, 1.0), (13.0, 2.0)])]).render()
+    ticks = re.findall(r'text-anchor="middle" font-size="10.5"[^>]*>([0-9.,]+)</text>', chart)
+    assert ticks[-1] == "10" and "15" not in ticks  # no axis (or line) beyond the last point at 13 s
+    last_point = chart.split('<polyline points="')[1].split('"')[0].split()[-1]
+    assert last_point.startswith("624.0,")  # the last point sits on the right edge of the plot
 
 
 def test_html_escapes_untrusted_text():

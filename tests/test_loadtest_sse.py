@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.sse import StreamParser, parse_body  # noqa: E402
+from common.sse import StreamParser, parse_body
 from gpufleet.loadtest.records import Outcome  # noqa: E402
 
 
@@ -116,3 +112,49 @@ def test_non_streamed_bodies():
     assert parse_body("chat", 200, b"<html>").error == "body is not JSON: b'<html>'"
     error = parse_body("chat", 503, b'{"error": {"message": "overloaded"}}')
     assert (error.outcome, error.error) == (Outcome.HTTP_ERROR, 'HTTP 503: {"error": {"message": "overloaded"}}')
+
+
+def events(*lines: str) -> bytes:
+    return b"".join(line.encode() + b"\n\n" for line in lines)
+
+
+def test_bulk_feed_stamps_every_event_of_a_read_with_that_read():
+    parser = StreamParser("chat")
+    body = events(chunk("Hel"), chunk("lo")) + events(chunk(" there"), chunk(usage=USAGE), "data: [DONE]")
+    parser.feed(body[:-40], 1.0)  # the read ends inside an event
+    parser.feed(body[-40:], 2.0)
+    parsed = parser.end(2.5)
+    assert (parsed.outcome, parsed.content_times, parsed.output_tokens) == (Outcome.OK, [1.0, 1.0, 1.0], 7)
+    assert parser.done_at == 2.0 and parser.content_chars == len("Hello there")
+
+
+@pytest.mark.parametrize("cut", [1, 7, 30, 61, 100])
+def test_bulk_feed_agrees_with_the_line_path_wherever_reads_split(cut):
+    body = (b": keep-alive\r\n\r\n" + events(chunk("a")).replace(b"\n", b"\r\n") + events(chunk("b"))
+            + b'data: {"choices": [{"index": 0,\ndata: "delta": {"content": "c"}}]}\n\n'
+            + events(chunk(usage=USAGE), "data: [DONE]"))
+    parser = StreamParser("chat")
+    parser.feed(body[:cut], 1.0)
+    parser.feed(body[cut:], 2.0)
+    parsed = parser.end(3.0)
+    assert parsed.outcome is Outcome.OK and len(parsed.content_times) == 3 and parsed.output_tokens == 7
+
+
+def test_bulk_feed_names_failures_like_the_line_path():
+    parser = StreamParser("chat")
+    parser.feed(events(chunk("a"), "data: {oops", chunk("b")), 1.0)
+    parsed = parser.end(2.0)
+    assert (parsed.outcome, parsed.error, parsed.content_times) == (Outcome.MALFORMED, "chunk is not JSON: '{oops'",
+                                                                    [1.0])
+    parser = StreamParser("chat")
+    parser.feed(b"data: \xff\xfe\r\n\r\n", 1.0)
+    assert parser.end(2.0).outcome is Outcome.MALFORMED
+
+
+def test_a_last_event_without_its_blank_line_still_counts_but_a_partial_line_does_not():
+    parser = StreamParser("chat")
+    parser.feed(events(chunk("a"), chunk(usage=USAGE)) + b"data: [DONE]\n", 1.0)
+    assert parser.end(2.0).outcome is Outcome.OK
+    parser = StreamParser("chat")
+    parser.feed(events(chunk("a"), chunk(usage=USAGE)) + b"data: [DO", 1.0)
+    assert parser.end(2.0).outcome is Outcome.TRUNCATED

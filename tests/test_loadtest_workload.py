@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadtests"))
-
-from common.workload import (  # noqa: E402
+from common.workload import (
     CatalogError,
     LengthDist,
     load_catalog,

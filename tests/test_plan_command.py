@@ -11,7 +11,7 @@ import pytest
 
 from gpufleet.commands import plan as plan_cmd
 from gpufleet.commands import plan_run
-from gpufleet.core.config import PROJECT_ROOT
+from conftest import ROOT as PROJECT_ROOT
 from gpufleet.plan.simprofile import choose_profile
 from gpufleet.plan.sweep import FAIL, INVALID, PASS, Point
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.core.config import PROJECT_ROOT, list_stacks, load_stack
+from conftest import ROOT as PROJECT_ROOT
+from gpufleet.core.config import list_stacks, load_stack
 from gpufleet.plan.fleet import FleetInputs, plan_fleet
 from gpufleet.plan.limits import PlanRefused
 from gpufleet.plan.planner import Demand, plan_stack

@@ -154,7 +154,8 @@ def test_pack_config_changes_levels_and_settings_like_pulumi_does():
     without = run_policies(broken, cfg, policy_config={"cn-mainland-locations": "disabled"})
     assert "cn-mainland-locations" not in {r.policy for r in without}
     stricter = run_policies(cached_preview(CN), cfg, policy_config={"cn-log-retention": {"minDays": 400}})
-    assert mandatory(stricter) == [("cn-log-retention", "prod-cn-hangzhou-ack"), ("cn-log-retention", "prod-cn-hangzhou-artifacts-audit")]
+    assert mandatory(stricter) == [("cn-log-retention", "prod-cn-hangzhou-ack"), ("cn-log-retention", "prod-cn-hangzhou-artifacts-audit"),
+                                   ("cn-log-retention", "prod-cn-hangzhou-moderation-logstore")]
     with pytest.raises(PackConfigError):
         run_policies(broken, cfg, policy_config={"cn-log-retention": {"minDayz": 1}})
     assert load_pack_config(ROOT / "policy" / "pack-config.example.json")["cn-log-retention"] == {"minDays": 365}

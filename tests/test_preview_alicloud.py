@@ -37,7 +37,8 @@ def test_control_plane_and_audit_logs_to_sls_for_at_least_184_days(stack):
     project = one(p, "alicloud:log/project:Project")["projectName"]
     assert ack["controlPlaneLogProject"] == project
     assert ack["auditLogConfig"] == {"enabled": True, "slsProjectName": project}
-    assert one(p, "alicloud:log/store:Store")["retentionPeriod"] >= 184
+    assert by_suffix(p, "alicloud:log/store:Store", "-artifacts-audit")["retentionPeriod"] >= 184
+    assert all(r.inputs["retentionPeriod"] >= 184 for r in of_type(p, "alicloud:log/store:Store"))
 
 
 @pytest.mark.parametrize("stack", ALI)
@@ -97,8 +98,8 @@ def test_oss_weights_bucket_private_versioned_kms(stack):
 @pytest.mark.parametrize("stack", ALI)
 def test_ram_role_is_least_privilege_and_scoped_to_model_servers(stack):
     p = cached_preview(stack)
-    acts = iam_documents.actions(one(p, "alicloud:ram/policy:Policy")["policyDocument"])
+    acts = iam_documents.actions(by_suffix(p, "alicloud:ram/policy:Policy", "-weights-reader")["policyDocument"])
     assert sorted(acts) == ["kms:Decrypt", "oss:GetBucketInfo", "oss:GetObject", "oss:ListObjects"]
-    trust = json.loads(one(p, "alicloud:ram/role:Role")["assumeRolePolicyDocument"])["Statement"][0]
+    trust = json.loads(by_suffix(p, "alicloud:ram/role:Role", "-weights-reader")["assumeRolePolicyDocument"])["Statement"][0]
     assert trust["Condition"]["StringLike"] == {"oidc:sub": "system:serviceaccount:llm-*:model-server"}
     assert trust["Principal"]["Federated"][0].startswith("acs:ram::")

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, edited_stack, shipped_stacks
+from conftest import ROOT, edited_stack, scratch_project, shipped_stacks
 from gpufleet.cli import main
 
 
@@ -14,7 +14,7 @@ def test_preview_all_json_lists_every_stack_with_resources(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [s["stack"] for s in doc["stacks"]] == shipped_stacks()
     for s in doc["stacks"]:
-        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies"}
+        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "observability"}
         assert s["ok"] is True and s["error"] is None
         assert all(set(r) == {"type", "name", "inputs"} for r in s["resources"])
         assert s["outputs"]["kubeconfig"] == "[secret]"
@@ -31,12 +31,11 @@ def test_preview_one_stack_prints_counts_pool_and_exports(capsys):
 @pytest.fixture
 def broken_stack_dir(tmp_path, monkeypatch):
     """A copy of the project's stacks with one broken stack added."""
-    stacks = tmp_path / "stacks"
+    stacks = scratch_project(tmp_path) / "stacks"
     shutil.copytree(ROOT / "stacks", stacks)
     (stacks / "Pulumi.prod-cn-hongkong.yaml").write_text(
         edited_stack("prod-cn-hangzhou", {"alicloud:region": "cn-hongkong"}))
-    import gpufleet.core.config
-    monkeypatch.setattr(gpufleet.core.config, "PROJECT_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)  # the project is found from the current directory, as pulumi finds it
     return tmp_path
 
 

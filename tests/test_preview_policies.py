@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import edited_stack, shipped_stacks
+from conftest import edited_stack, scratch_project, shipped_stacks
 from gpufleet.cli import main
 
 
@@ -12,7 +12,7 @@ from gpufleet.cli import main
 def root_with(tmp_path):
     """A scratch project holding one edited stack."""
     def make(stack: str, changes: dict):
-        (tmp_path / "stacks").mkdir(exist_ok=True)
+        (scratch_project(tmp_path) / "stacks").mkdir(exist_ok=True)
         (tmp_path / "stacks" / f"Pulumi.{stack}.yaml").write_text(edited_stack(stack, changes))
         return tmp_path
     return make
@@ -39,7 +39,8 @@ def test_a_public_china_endpoint_without_filings_fails_the_preview(root_with, ca
 def test_declared_filings_and_moderation_pass(root_with, capsys):
     root = root_with("prod-cn-hangzhou", {"gpufleet:compliance": {
         "publicEndpoint": True, "icpFiling": "浙ICP备2024012345号-1", "genaiFilingId": "Zhejiang-Assistant-202501010001",
-        "moderation": {"provider": "aliyun-green", "endpoint": "https://green-cip.cn-hangzhou.aliyuncs.com"}}})
+        "moderation": {"provider": "aliyun-green", "endpoint": "https://green-cip.cn-hangzhou.aliyuncs.com",
+                       "image": "gpufleet-moderation:0.1.0@sha256:" + "0" * 64}}})
     assert main(["preview", "--all", "--json", "--root", str(root)]) == 0
     assert json.loads(capsys.readouterr().out)["stacks"][0]["policies"] == []
 

@@ -41,3 +41,13 @@ def test_project_fields():
 def test_every_stack_file_is_named_for_its_stack():
     files = sorted((ROOT / "stacks").glob("*.yaml"))
     assert files and all(f.name.startswith("Pulumi.") for f in files)
+
+
+@pytest.mark.parametrize("requirements", ["requirements.txt", "infra/requirements.txt", "policy/requirements.txt"])
+def test_pulumi_install_installs_gpufleet_from_the_project(requirements):
+    """`pulumi install` (toolchain pip) runs pip in the file's directory: each names this project."""
+    path = ROOT / requirements
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) == 1 and lines[0].startswith("-e ")
+    target = (path.parent / lines[0][3:]).resolve()
+    assert target == ROOT.resolve() and 'name = "gpufleet"' in (target / "pyproject.toml").read_text()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import edited_stack
+from conftest import edited_stack, scratch_project
 from gpufleet.cli import main
 from gpufleet.promote.audit import read_audit
 
@@ -21,7 +21,7 @@ QUICK_SLO = {"targetUsers": 8, "durationS": 3, "warmupS": 0.5, "ttftP95Ms": 2000
 
 def project(tmp_path: Path, **changes: Any) -> Path:
     """A project root whose stacks/ holds prod-us-east-1 with traffic and SLO blocks."""
-    stacks = tmp_path / "root" / "stacks"
+    stacks = scratch_project(tmp_path / "root") / "stacks"
     stacks.mkdir(parents=True)
     blocks = copy.deepcopy({"gpufleet:traffic": TRAFFIC, "gpufleet:slo": QUICK_SLO})
     text = edited_stack("prod-us-east-1", {**blocks, **changes})
@@ -97,6 +97,7 @@ def test_dry_run_against_the_local_simulator(tmp_path: Path, capsys: pytest.Capt
     assert "  checks: dry run against the local simulator (--local): there is no cluster, so the Kubernetes rollout " \
            "check is skipped" in out
     assert out.count("  verdict: pass (all objectives met under a valid measurement)") == 2
+    assert any(line.startswith("  gate: measure ") and "p95 TTFT" in line for line in out)  # progress, per gate
     assert "step 2: would set blue=0, green=100 (dry run: nothing applied)" in out
     assert out[-2] == "dry-run-passed: every check passed (dry run: nothing applied)"
     events = read_audit(tmp_path / "audit.jsonl")

@@ -79,3 +79,31 @@ def test_render_histograms_with_vllm_buckets() -> None:
 def test_label_values_are_escaped() -> None:
     m = VllmMetrics('a"b\\c', max_model_len=10, running=lambda: 0, waiting=lambda: 0, kv_cache_usage=lambda: 0)
     assert 'model_name="a\\"b\\\\c"' in m.render()
+
+
+def test_current_vllm_names_for_tpot_prefix_cache_preemptions_and_finish_reasons() -> None:
+    m = metrics()
+    m.tpot.observe(0.03)
+    m.prefix_cache_queries.inc(7)
+    text = m.render()
+    assert 'vllm:request_time_per_output_token_seconds_bucket{engine="0",le="0.05",model_name="m/x"} 1.0\n' in text
+    assert 'vllm:prefix_cache_queries_total{engine="0",model_name="m/x"} 7.0\n' in text
+    assert 'vllm:prefix_cache_hits_total{engine="0",model_name="m/x"} 0.0\n' in text
+    assert 'vllm:num_preemptions_total{engine="0",model_name="m/x"} 0.0\n' in text
+    for reason in ("stop", "length", "abort", "error", "repetition"):
+        assert f'vllm:request_success_total{{engine="0",finished_reason="{reason}",model_name="m/x"}} 0.0\n' in text
+
+
+def test_http_requests_are_counted_like_the_fastapi_instrumentator() -> None:
+    m = metrics()
+    for status in (200, 200, 500, 503, 400):
+        m.http.observe("/v1/chat/completions", "POST", status)
+    m.http.observe("/metrics", "GET", 200)  # excluded, as vLLM excludes it
+    m.http.observe("/sim/faults", "PUT", 200)  # simulator-only route
+    text = m.render()
+    assert "# TYPE http_requests_total counter\n" in text
+    assert 'http_requests_total{handler="/v1/chat/completions",method="POST",status="2xx"} 2.0\n' in text
+    assert 'http_requests_total{handler="/v1/chat/completions",method="POST",status="5xx"} 2.0\n' in text
+    assert 'http_requests_total{handler="/v1/chat/completions",method="POST",status="4xx"} 1.0\n' in text
+    assert "/metrics" not in text.split("# TYPE http_requests_total counter\n")[1]
+    assert "/sim/" not in text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pulumi
@@ -354,27 +353,6 @@ def test_unknown_cloud_annotations() -> None:
         t.load_balancer_annotations("gcp", "s", {})
 
 
-def test_rpc_signature_matches_alibaba_clouds_documented_example() -> None:
-    """The worked example of Alibaba Cloud's RPC signature documentation (AccessKey secret 'testsecret')."""
-    params = {
-        "TimeStamp": "2016-02-23T12:46:24Z", "Format": "XML", "AccessKeyId": "testid", "Action": "DescribeRegions",
-        "SignatureMethod": "HMAC-SHA1", "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
-        "Version": "2014-05-26", "SignatureVersion": "1.0",
-    }
-    assert t.rpc_signature(params, "testsecret") == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
-
-
-def test_alidns_request_url_is_signed_and_carries_the_sts_token() -> None:
-    creds = t.AlibabaCredentials("testid", "testsecret", "sts-token")
-    url = t.alidns_request_url("UpdateDNSSLBWeight", {"RecordId": "9999985", "Weight": "40"}, creds,
-                               nonce="n-1", timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
-    assert url.startswith("https://alidns.aliyuncs.com/?Action=UpdateDNSSLBWeight&Version=2015-01-09&Format=JSON")
-    assert "&Timestamp=2026-01-02T03%3A04%3A05Z&" in url and "&SecurityToken=sts-token&" in url
-    query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
-    unsigned = {k: v.replace("%3A", ":") for k, v in query.items() if k != "Signature"}
-    assert query["Signature"] == t.percent_encode(t.rpc_signature(unsigned, "testsecret"))
-
-
 def test_weight_calls_turn_on_weighting_then_set_the_weight() -> None:
     assert t.weight_calls("example.com", "assistant.cn.example.com", "42", 40) == [
         ("SetDNSSLBStatus", {"DomainName": "example.com", "SubDomain": "assistant.cn.example.com", "Open": "true"}),
@@ -382,14 +360,6 @@ def test_weight_calls_turn_on_weighting_then_set_the_weight() -> None:
     ]
     with pytest.raises(ValueError, match=r"Alibaba Cloud DNS weights are 1-100 \(pause the record for 0\); got 0"):
         t.weight_calls("example.com", "a.example.com", "42", 0)
-
-
-def test_credentials_come_from_the_alicloud_provider_variables() -> None:
-    assert t.credentials_from_env({"ALICLOUD_ACCESS_KEY": "k", "ALICLOUD_SECRET_KEY": "s"}) == t.AlibabaCredentials("k", "s")
-    assert t.credentials_from_env({"ALIBABA_CLOUD_ACCESS_KEY_ID": "k2", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s2",
-                                   "ALIBABA_CLOUD_SECURITY_TOKEN": "tok"}) == t.AlibabaCredentials("k2", "s2", "tok")
-    with pytest.raises(RuntimeError, match="Alibaba Cloud DNS weights need credentials"):
-        t.credentials_from_env({})
 
 
 def test_a_vpc_only_gateway_gets_an_internal_load_balancer() -> None:

@@ -26,9 +26,6 @@ from gpufleet.core.cost.outputs import OutputsError, stack_cost_from_outputs
 from gpufleet.core.cost.per_token import LoadTestReportError, TokenCost, cost_per_million_tokens, load_loadtest_report
 from gpufleet.cost.render import FORMATS, print_table, render, render_diff_markdown
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
 from gpufleet.commands._errors import CannotRun  # noqa: E402  (shared by the commands)
 
 
@@ -122,20 +119,25 @@ def costs_from_config(
 
 def stack_names(selected: Sequence[str] | None) -> list[str]:
     if selected:
-        return list(dict.fromkeys(selected))
+        from gpufleet.core.project import find_project
+
+        project = find_project()
+        return list(dict.fromkeys(project.stack_name(s) for s in selected))
     _, list_stacks, _ = _config_functions()
     names = list_stacks()
     if not names:
-        raise CannotRun("no stacks found (stacks/Pulumi.<stack>.yaml)")
+        raise CannotRun("no stacks found (Pulumi.<stack>.yaml in the project's stackConfigDir)")
     return names
 
 
 def pulumi_work_dir(root: Path) -> Path:
-    """Where Pulumi.yaml lives: the repo root or stacks/."""
-    for candidate in (root, root / "stacks"):
-        if (candidate / "Pulumi.yaml").exists():
-            return candidate
-    raise CannotRun(f"no Pulumi.yaml in {root} or {root / 'stacks'}")
+    """Where Pulumi.yaml lives: the project found from `root` upward, as pulumi finds it."""
+    from gpufleet.core.project import ProjectError, find_project
+
+    try:
+        return find_project(root).root
+    except ProjectError as exc:
+        raise CannotRun(str(exc)) from None
 
 
 def costs_from_deployed(names: Sequence[str], root: Path, which: Callable[[str], str | None] | None = None) -> dict[str, StackCost]:
@@ -171,13 +173,25 @@ def token_costs(costs: Mapping[str, StackCost], reports: Mapping[str, Path]) -> 
 # ---------------------------------------------------------------- diff
 
 
+def _stacks_dir_in(root: Path) -> str:
+    """The project's stackConfigDir relative to `root`, as git paths relative to it take it."""
+    from gpufleet.core.project import find_project
+
+    project = find_project(root)
+    try:
+        return project.stack_config_dir.relative_to(Path(root).resolve()).as_posix() or "."
+    except ValueError:
+        raise CannotRun(f"--diff: the stackConfigDir {project.stack_config_dir} is outside the project") from None
+
+
 def diff_report(rev: str, selected: Sequence[str] | None, catalog: PriceCatalog, fx: FxRate, root: Path) -> str:
     """Both sides priced with the working tree's catalog, so the diff shows config changes only."""
     _, list_stacks, _ = _config_functions()
     after_names = [n for n in list_stacks() if not selected or n in selected]
-    before_names = [n for n in stack_names_at(rev, root) if not selected or n in selected]
+    stacks_dir = _stacks_dir_in(root)
+    before_names = [n for n in stack_names_at(rev, root, stacks_dir) if not selected or n in selected]
     try:
-        before = costs_from_config(before_names, catalog, fx, lambda name: stack_text_at(rev, name, root))
+        before = costs_from_config(before_names, catalog, fx, lambda name: stack_text_at(rev, name, root, stacks_dir))
     except (CostFailed, PriceNotFoundError) as exc:
         raise CostFailed(f"at {rev}: {exc}") from None
     after = costs_from_config(after_names, catalog, fx)
@@ -185,6 +199,13 @@ def diff_report(rev: str, selected: Sequence[str] | None, catalog: PriceCatalog,
 
 
 # ---------------------------------------------------------------- run
+
+
+def project_root() -> Path:
+    """The user's project: Pulumi.yaml from the current directory upward (`-C DIR` moves the start)."""
+    from gpufleet.core.project import find_project
+
+    return find_project().root
 
 
 @dataclass(frozen=True)
@@ -203,9 +224,14 @@ def _report(args: argparse.Namespace) -> _Output:
             raise CannotRun("--diff renders a markdown comment; use --format markdown (or leave --format out)")
         if reports:
             raise CannotRun("--loadtest is not used with --diff")
-        return _Output(diff_report(args.diff, args.stacks, catalog, fx, PROJECT_ROOT))
+        return _Output(diff_report(args.diff, args.stacks, catalog, fx, project_root()))
     names = stack_names(args.stacks)
-    costs = costs_from_deployed(names, PROJECT_ROOT) if args.from_deployed else costs_from_config(names, catalog, fx)
+    if reports:
+        from gpufleet.core.project import find_project
+
+        project = find_project()
+        reports = {project.stack_name(stack): path for stack, path in reports.items()}
+    costs = costs_from_deployed(names, project_root()) if args.from_deployed else costs_from_config(names, catalog, fx)
     tokens = token_costs(costs, reports)
     ordered = [costs[n] for n in names]
     if args.format == "table" and args.output is None:

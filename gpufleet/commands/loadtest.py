@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from rich.console import Console
 
 from gpufleet.loadtest.gate import Verdict
+from gpufleet.loadtest.progress import ProgressPrinter
 from gpufleet.loadtest.rawrun import read_run, write_run
 from gpufleet.loadtest.report import LoadTestReport, summary_lines
 from gpufleet.loadtest.session import judge_run, run_gate
@@ -164,31 +165,9 @@ def choose_slo(args: argparse.Namespace) -> SloSpec:
     return slo
 
 
-class Progress:
-    """The live progress line (Rich status on stderr)."""
-
-    def __init__(self, console: Console, slo: SloSpec) -> None:
-        self.console = console
-        self.total = slo.warmup_s + slo.duration_s
-        self.status = None
-
-    def __enter__(self) -> Progress:
-        self.status = self.console.status("starting the load generator...")
-        self.status.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(None, None, None)
-
-    def update(self, progress: dict[str, Any]) -> None:
-        if self.status is not None:
-            self.status.update(
-                f"{progress.get('phase', '?'):<7} {progress.get('elapsed_s', 0):6.1f}/{self.total:.0f} s  "
-                f"records {progress.get('records', 0)}  ok {progress.get('ok', 0)}  "
-                f"failed {progress.get('failed', 0)}  processes done "
-                f"{progress.get('processes_done', 0)}/{progress.get('processes', 0)}"
-            )
+def Progress(console: Console, slo: SloSpec) -> ProgressPrinter:
+    """The live progress display (a status line on a terminal, a plain line every 10 s otherwise)."""
+    return ProgressPrinter(console, slo.warmup_s + slo.duration_s)
 
 
 def local_model(args: argparse.Namespace) -> dict[str, str]:
@@ -236,8 +215,10 @@ def execute(args: argparse.Namespace, console: Console) -> LoadTestReport:
         except (RuntimeError, TimeoutError) as exc:
             return judge_run(None, effective, target="local simulator", processes=args.processes,
                              harness_error=f"the local simulator did not start: {exc}")
-        try:
-            return run_gate(server.url, args.model or server.model, slo, on_progress=progress.update, **gate_args)
+        from gpufleet.moderation.local_stage import stage_in_front
+        try:  # a stack with a moderation stage is measured through it, as its clients reach it
+            with stage_in_front(args.stack, server.url) as url:
+                return run_gate(url, args.model or server.model, slo, on_progress=progress.update, **gate_args)
         finally:
             server.stop()
 

@@ -19,10 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "config is invalid.")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", action="append", metavar="NAME", help="stack to preview (repeatable)")
-    target.add_argument("--all", action="store_true", help="preview every stack in stacks/")
+    target.add_argument("--all", action="store_true", help="preview every stack of the project (its stackConfigDir)")
     p.add_argument("--json", action="store_true", help="print a machine-readable document instead of tables")
-    p.add_argument("--root", type=Path, default=None, metavar="DIR",
-                   help="project root whose stacks/ to preview (default: this checkout)")
+    p.add_argument("--root", dest="cwd", default=argparse.SUPPRESS, metavar="DIR",
+                   help="same as -C DIR: the project found from DIR upward (default: the current directory)")
     p.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
                    help="policy settings, the same file `pulumi preview --policy-pack-config` takes")
     p.set_defaults(func=run)
@@ -37,26 +37,32 @@ def policy_cell(results) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpufleet.core.config import list_stacks
+    from gpufleet.core.project import find_project
     from gpufleet.preview.engine import prepare, preview_stack
+    from gpufleet.observability.preview import observability_json, observability_section
 
     from gpufleet.policy_runner import (
         has_mandatory_violation, load_pack_config, preview_section, run_policies_for_previews,
     )
 
-    stacks = list_stacks(args.root) if args.all else args.stack
+    project = find_project()
+    stacks = project.list_stacks() if args.all else [project.stack_name(s) for s in args.stack]
+    if not stacks:
+        print(f"gpufleet preview: no stack files (Pulumi.<stack>{project.stack_extension}) in "
+              f"{project.stack_config_dir}; create one with `pulumi stack init`", file=sys.stderr)
+        return EXIT_INVALID
     prepare()
-    previews = [preview_stack(s, root=args.root) for s in stacks]
+    previews = [preview_stack(s, root=project.root) for s in stacks]
     pack_config = load_pack_config(args.policy_pack_config) if args.policy_pack_config else None
-    policies = run_policies_for_previews(previews, root=args.root, policy_config=pack_config)
+    policies = run_policies_for_previews(previews, root=project.root, policy_config=pack_config)
     if args.json:
-        doc = {"stacks": [{**p.as_json(), "policies": [r.as_json() for r in policies.get(p.stack, [])]}
-                          for p in previews]}
+        doc = {"stacks": [{**p.as_json(), "policies": [r.as_json() for r in policies.get(p.stack, [])],
+                           "observability": observability_json(p)} for p in previews]}
         json.dump(doc, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
     else:
         from gpufleet.preview.summary import render
-        render(previews, extra_sections=[preview_section(policies)],
+        render(previews, extra_sections=[preview_section(policies), observability_section],
                policy_summary={p.stack: policy_cell(policies[p.stack]) for p in previews if p.ok})
     for p in previews:
         if not p.ok:

@@ -20,9 +20,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_AUDIT_LOG = PROJECT_ROOT / ".gpufleet" / "audit" / "promotions.jsonl"
-DEFAULT_LOCK_DIR = PROJECT_ROOT / ".gpufleet" / "locks"
+# Relative to the project (the directory of its Pulumi.yaml).
+DEFAULT_AUDIT_LOG = Path(".gpufleet") / "audit" / "promotions.jsonl"
+DEFAULT_LOCK_DIR = Path(".gpufleet") / "locks"
 LOCK_DIR_ENV = "GPUFLEET_LOCK_DIR"
 LOCAL_SKIP_REASON = ("dry run against the local simulator (--local): there is no cluster, "
                      "so the Kubernetes rollout check is skipped")
@@ -55,10 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds to wait after each shift before re-checking (default: 120)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                    help="give up and roll back after this many seconds in all (default: 3600; 0: no limit)")
-    p.add_argument("--audit-log", type=Path, default=DEFAULT_AUDIT_LOG, metavar="PATH",
-                   help=f"JSON-lines audit log to append to (default: {DEFAULT_AUDIT_LOG.relative_to(PROJECT_ROOT)})")
-    p.add_argument("--root", type=Path, default=None, metavar="DIR",
-                   help="project root with Pulumi.yaml and stacks/ (default: this checkout)")
+    p.add_argument("--audit-log", type=Path, default=None, metavar="PATH",
+                   help=f"JSON-lines audit log to append to (default: {DEFAULT_AUDIT_LOG} in the project)")
+    p.add_argument("--root", dest="cwd", default=argparse.SUPPRESS, metavar="DIR",
+                   help="same as -C DIR: the project found from DIR upward (default: the current directory)")
     p.add_argument("--gate-rate", type=float, default=None, metavar="R",
                    help="with --dry-run: run each gate at this request rate instead of the SLO's (the SLO's "
                         "thresholds and minSamples still apply)")
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --dry-run: measured seconds of each gate instead of the SLO's durationS")
     p.add_argument("--lock-dir", type=Path, default=None, metavar="DIR",
                    help=f"where the per-stack lock files live (default: ${LOCK_DIR_ENV} or "
-                        f"{DEFAULT_LOCK_DIR.relative_to(PROJECT_ROOT)})")
+                        f"{DEFAULT_LOCK_DIR} in the project)")
     p.set_defaults(func=run)
 
 
@@ -100,8 +100,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
     return steps
 
 
-def lock_dir(args: argparse.Namespace) -> Path:
-    return args.lock_dir or Path(os.environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
+def lock_dir(args: argparse.Namespace, project_root: Path) -> Path:
+    return args.lock_dir or Path(os.environ.get(LOCK_DIR_ENV) or project_root / DEFAULT_LOCK_DIR)
 
 
 # ---------------------------------------------------------------- stack outputs
@@ -120,7 +120,7 @@ def kubeconfig_from_outputs(stack: str, outputs: dict[str, Any]) -> dict[str, An
 
 
 def gateway_url(stack: str, outputs: dict[str, Any], candidate: str) -> str:
-    from gpufleet.infra.components.traffic import OUTPUT_GATEWAY_ADDRESS, release_path
+    from gpufleet.core.traffic_names import OUTPUT_GATEWAY_ADDRESS, release_path
 
     address = outputs.get(OUTPUT_GATEWAY_ADDRESS)
     if not address:
@@ -156,6 +156,7 @@ def plan_lines(plan: Any, target: Any, *, dry_run: bool, settle_s: float, rollou
 
 def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     from gpufleet.promote.audit import AuditLog, who
+    from gpufleet.loadtest.progress import throttled
     from gpufleet.promote.gates import LoadTestGate, needs_remote
     from gpufleet.promote.inputs import InputsError, load_inputs
     from gpufleet.promote.kube import KubeRolloutCheck, SkippedRolloutCheck
@@ -164,14 +165,20 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     from gpufleet.promote.plan import PlanError, build_plan
     from gpufleet.promote.session import run_promotion
 
+    from gpufleet.core.project import find_project
+
     steps = check_arguments(args)
+    project = find_project()
+    stack = project.stack_name(args.stack)
+    if args.audit_log is None:
+        args.audit_log = project.root / DEFAULT_AUDIT_LOG
     try:
-        inputs = load_inputs(args.stack, root=args.root)
-        plan = build_plan(args.stack, inputs.traffic, args.candidate, steps, jurisdiction=inputs.jurisdiction,
+        inputs = load_inputs(stack, root=project.root)
+        plan = build_plan(stack, inputs.traffic, args.candidate, steps, jurisdiction=inputs.jurisdiction,
                           cloud=inputs.cloud, releases=inputs.replicas)
     except (InputsError, PlanError) as exc:
         raise CannotRun(str(exc)) from None
-    audit = AuditLog(args.audit_log, stack=args.stack, candidate=args.candidate)
+    audit = AuditLog(args.audit_log, stack=stack, candidate=args.candidate)
     with ExitStack() as cleanup:
         if args.local:
             from gpufleet.commands.loadtest import UsageError, parse_sim_options
@@ -186,34 +193,36 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                 cleanup.enter_context(server)
             except (RuntimeError, TimeoutError) as exc:
                 raise CannotRun(f"the local simulator did not start: {exc}") from None
-            target = Target(server.url, server.model)
+            from gpufleet.moderation.local_stage import stage_in_front
+            # a stack with a moderation stage is gated through it
+            target = Target(cleanup.enter_context(stage_in_front(args.stack, server.url)), server.model)
             rollout: Any = SkippedRolloutCheck(LOCAL_SKIP_REASON)
             rollout_note = LOCAL_SKIP_REASON
             traffic_stack = None
             lock = None  # nothing of the stack is touched
-            gate = LoadTestGate(allow_remote=False)
+            gate = LoadTestGate(allow_remote=False, on_progress=throttled(say, label="  gate"))
         else:
             from gpufleet.promote.automation import PulumiStack, StackUnavailable
 
             try:
-                pulumi_stack = PulumiStack(args.stack, args.root or PROJECT_ROOT)
+                pulumi_stack = PulumiStack(args.stack, project.root)  # as given: pulumi resolves org/project
                 outputs = pulumi_stack.outputs()
             except StackUnavailable as exc:
                 raise CannotRun(str(exc)) from None
-            kubeconfig = kubeconfig_from_outputs(args.stack, outputs)
-            url = args.host or gateway_url(args.stack, outputs, args.candidate)
+            kubeconfig = kubeconfig_from_outputs(stack, outputs)
+            url = args.host or gateway_url(stack, outputs, args.candidate)
             target = Target(url, inputs.served_models[args.candidate])
             try:
                 rollout = KubeRolloutCheck(kubeconfig)
             except Exception as exc:  # the kubernetes client's ConfigException and friends
-                raise CannotRun(f"stack '{args.stack}': cannot use the 'kubeconfig' output: {exc}") from None
+                raise CannotRun(f"stack '{stack}': cannot use the 'kubeconfig' output: {exc}") from None
             rollout_note = (f"Deployment {args.candidate} fully rolled out and all pods ready "
                             "(Kubernetes API, kubeconfig from the stack output), before every gate")
             traffic_stack = None if args.dry_run else pulumi_stack
-            lock = PromotionLock(lock_dir(args), args.stack, {
+            lock = PromotionLock(lock_dir(args, project.root), stack, {
                 "who": who(), "candidate": args.candidate, "since": audit.clock(), "promotion": audit.promotion_id,
             })
-            gate = LoadTestGate(allow_remote=needs_remote(url))
+            gate = LoadTestGate(allow_remote=needs_remote(url), on_progress=throttled(say, label="  gate"))
         for line in plan_lines(plan, target, dry_run=args.dry_run, settle_s=args.settle, rollout_note=rollout_note):
             say(line)
         slo = inputs.slo

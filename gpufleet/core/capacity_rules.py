@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpufleet.core import clouds
+
 RUNBOOK = "docs/autoscaling.md#gpu-stockouts"
 MODEL_NS = 'namespace=~"llm-.+"'
 
@@ -31,22 +33,5 @@ def capacity_rule_group(stack: str, cloud: str, for_s: int = 600) -> dict[str, A
                         "description": "Desired replicas exceed ready ones and pods are unschedulable for "
                                        f"{for_s // 60} minutes: the node autoscaler cannot add GPU capacity.",
                         "runbook_url": RUNBOOK}}]
-    if cloud == "aws":
-        rules.append({
-            "alert": "KarpenterInsufficientCapacity",
-            "expr": 'sum(increase(karpenter_cloudprovider_errors_total{error="InsufficientCapacityError"}[15m])) > 0',
-            "labels": {**labels, "severity": "warning"},
-            "annotations": {"summary": "EC2 has no capacity for some allowed GPU instance types or zones",
-                            "description": "Karpenter fell back to other types, zones or capacity types; check "
-                                           "which offerings fail and widen gpuPool.instanceTypes if needed.",
-                            "runbook_url": RUNBOOK}})
-    else:
-        rules.append({
-            "alert": "ClusterAutoscalerScaleUpFailing",
-            "expr": "sum(increase(cluster_autoscaler_failed_scale_ups_total[15m])) > 0",
-            "labels": {**labels, "severity": "warning"},
-            "annotations": {"summary": "ACK's cluster-autoscaler failed to add nodes to a node pool",
-                            "description": "ESS could not launch any listed instance type in the pool's zones; "
-                                           "check the scaling activity and widen gpuPool.instanceTypes.",
-                            "runbook_url": RUNBOOK}})
+    rules.append(clouds.get(cloud).stockout_alert(labels, RUNBOOK))  # the node autoscaler's own signal
     return {"name": f"gpufleet-{stack}-gpu-capacity", "rules": rules}

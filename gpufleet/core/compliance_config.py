@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 COMPLIANCE_KEY = "gpufleet:compliance"
@@ -35,20 +35,50 @@ class _Model(BaseModel):
 
 
 class Moderation(_Model):
-    """The content-moderation hook the gateway calls for each prompt and each output."""
+    """The moderation stage in front of the model servers (gpufleet/moderation, docs/moderation.md).
 
-    # 'aliyun-green': Alibaba Cloud Content Moderation (内容安全); 'custom': an in-house service.
-    provider: Literal["aliyun-green", "custom"]
-    endpoint: str = Field(min_length=9, max_length=2048)
+    Declaring it deploys it: a `cn` stack's public route then goes through it; a global
+    stack may declare it too (e.g. `provider: noop`, labels only). Credentials never
+    appear here: the proxy gets them from RRSA.
+    """
+
+    # 'aliyun-green': Alibaba Cloud Content Moderation (内容安全); 'custom': an in-house service;
+    # 'noop': screens nothing, only labels (global stacks).
+    provider: Literal["aliyun-green", "custom", "noop"]
+    endpoint: str | None = Field(default=None, min_length=9, max_length=2048)
     check_prompts: bool = True
     check_outputs: bool = True
+    # The proxy's image in the stack's own registry, pinned by tag and digest (short names live in the stack's ACR).
+    image: str | None = Field(default=None, max_length=512)
+    replicas: int = Field(default=2, ge=1, le=50)
+    timeout_ms: int = Field(default=1500, ge=50, le=30000)
+    window_chars: int = Field(default=200, ge=20, le=2000)
+    first_window_chars: int = Field(default=8, ge=1, le=2000)
+    # Output held this long is screened whatever its size (bounds the stall a window adds to ITL).
+    max_hold_ms: int = Field(default=400, ge=20, le=10000)
+    block_risk_levels: tuple[Literal["high", "medium", "low"], ...] = ("high", "medium")
+    # Let requests through when moderation fails: never for prod stacks (checked with the environment).
+    fail_open: bool = False
+    # Keep the screened text in the decision log (default: only ids, categories and direction).
+    log_raw_text: bool = False
+    # Explicit AI-generated label (notice text the client shows); None: implicit labels only.
+    explicit_label: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("endpoint")
     @classmethod
-    def _https(cls, value: str) -> str:
-        if not value.startswith("https://") or len(value) <= len("https://"):
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("https://") or len(value) <= len("https://")):
             raise ValueError(f"must be an https:// URL; got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _endpoint_needed(self) -> "Moderation":
+        if self.provider != "noop" and self.endpoint is None:
+            raise ValueError(f"endpoint is required for provider {self.provider!r} (an https:// URL)")
+        if self.first_window_chars > self.window_chars:
+            raise ValueError(f"firstWindowChars ({self.first_window_chars}) must not exceed windowChars "
+                             f"({self.window_chars})")
+        return self
 
 
 class ComplianceConfig(_Model):

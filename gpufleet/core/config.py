@@ -1,7 +1,8 @@
 """The only reader of stack configuration.
 
-`pulumi up` reads config through `pulumi.Config`; the `gpufleet` tools read the
-same `stacks/Pulumi.<stack>.yaml` files directly. Both paths end in
+`pulumi up` reads config through `pulumi.Config` (gpufleet.infra.stack_config); the
+`gpufleet` tools read the same stack files directly, from the project that
+gpufleet.core.project finds as `pulumi` does. Both paths end in
 `parse_stack_config`, which turns the raw key/value map into a frozen, validated
 `StackConfig` or raises `StackConfigError` with one line that names the stack,
 the key and what is allowed. Nothing is registered before this has succeeded.
@@ -14,31 +15,31 @@ from datetime import date
 from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
-from gpufleet.core import naming, netplan
+from gpufleet.core import clouds, netplan
 from gpufleet.core.autoscaling import check_autoscaling
 from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
 from gpufleet.core.compliance_config import ComplianceConfig
 from gpufleet.core.errors import ConfigError, StackConfigError
+from gpufleet.core.moderation_stage import check_moderation
+from gpufleet.core.project import config_defaults, find_project
+from gpufleet.core import secrets as secret_values
+from gpufleet.core.observability_config import ObservabilityConfig
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
 PROJECT = "gpufleet"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_THIS_CHECKOUT = PROJECT_ROOT
-PROVIDER_REGION_KEYS = {"aws": "aws:region", "alicloud": "alicloud:region"}
-SECRET_PLACEHOLDER = "[secret]"
+PROVIDER_REGION_KEYS = clouds.REGION_KEYS
+SECRET_PLACEHOLDER = secret_values.SECRET_PLACEHOLDER
 
-# CloudWatch Logs accepts only these retention periods (days).
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                             1096, 1827, 2192, 2557, 2922, 3288, 3653)
+CLOUDWATCH_RETENTION_DAYS = clouds.get("aws").log_retention_days()
 # China's Cybersecurity Law art. 21: network logs kept for no less than six months.
 CN_MIN_LOG_RETENTION_DAYS = 184
 
@@ -92,7 +93,7 @@ class StackConfig(_Model):
     """Everything one stack needs, validated. Field aliases are the `gpufleet:` keys."""
 
     stack: str = Field(exclude=True)
-    cloud: Literal["aws", "alicloud"]
+    cloud: Literal[clouds.NAMES]  # type: ignore[valid-type]
     region: str = Field(exclude=True)
     jurisdiction: Literal["cn", "global"]
     environment: Literal["prod", "staging", "dev"]
@@ -117,6 +118,14 @@ class StackConfig(_Model):
     # Public endpoint and weights: between this stack's releases, and of this stack in its
     # jurisdiction's weighted DNS record. Without it the model servers take no public traffic.
     traffic: TrafficConfig | None = None
+    # The metrics pipeline: retention, storage, scrape interval, optional in-region remote write.
+    observability: ObservabilityConfig = ObservabilityConfig()
+    # Config keys Pulumi holds as secrets (a nested `secure:` makes its whole key secret).
+    _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        return self._secret_keys
 
     # -- derived facts, so that components never re-derive them differently --
     @property
@@ -207,10 +216,9 @@ def _pydantic_error(err: Mapping[str, Any]) -> ConfigError:
 def _check_placement(raw_regions: Mapping[str, str | None], cfg: dict[str, Any], catalog: InstanceCatalog) -> str:
     """Cloud, jurisdiction and region must agree; returns the region."""
     cloud, jurisdiction = cfg.get("cloud"), cfg.get("jurisdiction")
-    if jurisdiction == "cn" and cloud != "alicloud":
-        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'cn' must run on Alibaba Cloud (allowed: alicloud); got {cloud!r}")
-    if jurisdiction == "global" and cloud != "aws":
-        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction 'global' must run on AWS (allowed: aws); got {cloud!r}")
+    home = next((c for c in clouds.CLOUDS.values() if c.jurisdiction == jurisdiction), None)
+    if home is not None and cloud != home.name:
+        raise ConfigError(f"{PROJECT}:cloud", f"jurisdiction {jurisdiction!r} must run on {home.title} (allowed: {home.name}); got {cloud!r}")
     if cloud not in PROVIDER_REGION_KEYS:
         return ""  # pydantic reports the bad literal
     own_key = PROVIDER_REGION_KEYS[cloud]
@@ -243,12 +251,13 @@ def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
         if zone not in zones_allowed:
             raise ConfigError(f"{PROJECT}:network.zones.{i}", f"{zone!r} is not a zone of {cfg.region} (allowed: {', '.join(zones_allowed)})")
     cidrs = {"vpcCidr": net.vpc_cidr, "serviceCidr": net.service_cidr}
-    if cfg.cloud == "alicloud":
+    cloud = clouds.get(cfg.cloud)
+    if cloud.needs_pod_cidr:
         if net.pod_cidr is None:
-            raise ConfigError(f"{PROJECT}:network.podCidr", "is required on alicloud (ACK Flannel pod network), e.g. 172.20.0.0/16")
+            raise ConfigError(f"{PROJECT}:network.podCidr", f"is required on {cloud.name} ({cloud.pod_network}), e.g. 172.20.0.0/16")
         cidrs["podCidr"] = net.pod_cidr
     elif net.pod_cidr is not None:
-        raise ConfigError(f"{PROJECT}:network.podCidr", "must not be set on aws (the VPC CNI gives pods VPC addresses)")
+        raise ConfigError(f"{PROJECT}:network.podCidr", f"must not be set on {cloud.name} ({cloud.pod_network})")
     parsed = {}
     for name, value in cidrs.items():
         try:
@@ -264,8 +273,9 @@ def _check_network(cfg: StackConfig, catalog: InstanceCatalog) -> None:
         netplan.plan_subnets(net.vpc_cidr, len(net.zones))
     except ValueError as exc:
         raise ConfigError(f"{PROJECT}:network.vpcCidr", str(exc)) from None
-    if cfg.cloud == "aws" and not 12 <= parsed["serviceCidr"].prefixlen <= 24:
-        raise ConfigError(f"{PROJECT}:network.serviceCidr", f"EKS needs a prefix between /12 and /24; got {net.service_cidr}")
+    why = cloud.check_service_cidr_prefix(parsed["serviceCidr"].prefixlen)
+    if why:
+        raise ConfigError(f"{PROJECT}:network.serviceCidr", f"{why}; got {net.service_cidr}")
 
 
 def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: NodePool, gpu: bool) -> None:
@@ -291,9 +301,9 @@ def _check_pool(cfg: StackConfig, catalog: InstanceCatalog, key: str, pool: Node
 
 def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dict[str, Release]:
     """On Alibaba the registry host is known from the stack name: spell short image names out in full."""
-    if cfg.cloud != "alicloud":
+    host = clouds.get(cfg.cloud).registry_host(cfg.stack, cfg.region)
+    if host is None:
         return dict(releases)
-    host = naming.acr_vpc_host(cfg.stack, cfg.region)
     return {n: r if "/" in r.image else r.model_copy(update={"image": f"{host}/gpufleet/{r.image}"})
             for n, r in releases.items()}
 
@@ -301,7 +311,8 @@ def _in_stack_registry(cfg: StackConfig, releases: Mapping[str, Release]) -> dic
 def _check_releases(cfg: StackConfig) -> None:
     if not cfg.releases:
         raise ConfigError(f"{PROJECT}:releases", "needs at least one release (a name mapped to model, image, replicas)")
-    registry = naming.acr_vpc_host(cfg.stack, cfg.region) if cfg.cloud == "alicloud" else ""
+    cloud = clouds.get(cfg.cloud)
+    registry = cloud.registry_host(cfg.stack, cfg.region) or ""
     validate_releases(cfg.releases, stack_cloud=cfg.cloud, jurisdiction=cfg.jurisdiction, region=cfg.region,
                       gpu_model=cfg.gpu_model, gpus_per_node=cfg.gpus_per_node,
                       gpu_pool_max_nodes=cfg.gpu_pool.max_size, registry_host=registry)
@@ -313,16 +324,16 @@ def _check_releases(cfg: StackConfig) -> None:
     key = f"{PROJECT}:weightsFetcherImage"
     uses_bucket = [n for n, r in cfg.releases.items() if r.weights_source == "bucket"]
     if cfg.weights_fetcher_image is None:
-        if cfg.cloud == "alicloud" and uses_bucket:
-            raise ConfigError(key, f"is required on alicloud when a release loads weights from OSS (release {uses_bucket[0]!r}): "
-                                   "an image with ossutil 2.x in the stack's ACR, pinned by digest")
+        if not cloud.default_weights_fetcher and uses_bucket:
+            raise ConfigError(key, f"is required on {cloud.name} when a release loads weights from {cloud.bucket_service} "
+                                   f"(release {uses_bucket[0]!r}): {cloud.weights_fetcher_hint}")
         return
     ref = parse_image(cfg.weights_fetcher_image)
     if not (ref.tag and ref.digest):
         raise ConfigError(key, f"{cfg.weights_fetcher_image!r} must be pinned by tag and digest (registry/repository:tag@sha256:<64 hex>)")
-    if cfg.jurisdiction == "cn" and ref.host != naming.acr_vpc_host(cfg.stack, cfg.region):
+    if cfg.jurisdiction == "cn" and ref.host != registry:
         raise ConfigError(key, f"{cfg.weights_fetcher_image!r} is not from the stack's ACR registry "
-                               f"{naming.acr_vpc_host(cfg.stack, cfg.region)!r} (China stacks pull images only from their own registry)")
+                               f"{registry!r} (China stacks pull images only from their own registry)")
 
 
 def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
@@ -340,15 +351,17 @@ def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", str(exc)) from None
             if net.prefixlen == 0:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", f"{cidr} opens the Kubernetes API to the whole internet (allowed: specific operator CIDRs)")
-        if cfg.cloud == "alicloud":
+        if not clouds.get(cfg.cloud).public_api_endpoint:
             raise ConfigError(f"{PROJECT}:cluster.publicEndpoint", "a public API server EIP is not supported for ACK stacks (allowed: false; reach the API over VPN or a bastion)")
     elif c.public_access_cidrs:
         raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is only allowed when cluster.publicEndpoint is true")
     if cfg.jurisdiction == "cn" and c.log_retention_days < CN_MIN_LOG_RETENTION_DAYS:
         raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"cn stacks keep logs at least {CN_MIN_LOG_RETENTION_DAYS} days (Cybersecurity Law art. 21); got {c.log_retention_days}")
-    if cfg.cloud == "aws" and c.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        allowed = ", ".join(str(d) for d in CLOUDWATCH_RETENTION_DAYS)
-        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"CloudWatch Logs accepts only these retention periods (allowed: {allowed}); got {c.log_retention_days}")
+    cloud = clouds.get(cfg.cloud)
+    retention = cloud.log_retention_days()
+    if retention is not None and c.log_retention_days not in retention:
+        allowed = ", ".join(str(d) for d in retention)
+        raise ConfigError(f"{PROJECT}:cluster.logRetentionDays", f"{cloud.log_service} accepts only these retention periods (allowed: {allowed}); got {c.log_retention_days}")
 
 
 # ---------------------------------------------------------------- parsing
@@ -364,8 +377,32 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None = None) -> StackConfig:
-    """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region')."""
+def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None = None,
+                       secret_keys: Iterable[str] = ()) -> StackConfig:
+    """Validate a stack's full config map (keys like 'gpufleet:gpuPool', 'aws:region').
+
+    Values under `secret_keys` never appear in an error message; placeholder values (secrets the
+    offline preview cannot decrypt) are unknown, so they skip shape checks and stay placeholders.
+    """
+    secret_keys = frozenset(secret_keys)
+    hidden: list[tuple[str, ...]] = []
+    cfg = _parse(stack, raw, catalog, secret_keys, hidden)
+    for path in hidden:
+        cfg = secret_values.put_back(cfg, path)
+    cfg._secret_keys = secret_keys
+    return cfg
+
+
+def _secret_safe(exc: ConfigError, raw: Mapping[str, Any], secret_keys: frozenset[str],
+                 hidden: list[tuple[str, ...]]) -> str:
+    if exc.message == "is required" and exc.key in {f"{PROJECT}:" + ".".join(p) for p in hidden}:
+        return ("is a secret that the offline preview cannot decrypt, and its value is needed here; "
+                "check it with `pulumi preview`")
+    return secret_values.scrub(exc.message, secret_values.plaintexts(raw, secret_keys))
+
+
+def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, secret_keys: frozenset[str],
+           hidden: list[tuple[str, ...]]) -> StackConfig:
     catalog = catalog or load_instance_catalog()
     try:
         project: dict[str, Any] = {}
@@ -375,6 +412,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
                 if name not in PROJECT_KEYS:
                     raise ConfigError(key, f"unknown config key (allowed: {', '.join(PROJECT_KEYS)})")
                 project[name] = _decode(value)
+        project, withheld = secret_values.withhold(project)
+        hidden += withheld
         regions = {k: raw.get(k) for k in PROVIDER_REGION_KEYS.values()}
         region = _check_placement(regions, project, catalog)
         releases = project.pop("releases", {})
@@ -394,68 +433,37 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any], catalog: InstanceCata
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})
+        check_moderation(cfg)
+        from gpufleet.core.observability_sizing import check_observability
+        check_observability(cfg, catalog)
         return cfg
     except ConfigError as exc:
-        raise StackConfigError(stack, exc.key, exc.message) from None
+        raise StackConfigError(stack, exc.key, _secret_safe(exc, raw, secret_keys, hidden)) from None
 
 
 # ---------------------------------------------------------------- sources
 
 
-def read_pulumi_config() -> StackConfig:
-    """Inside `pulumi up`/preview: read every config key of this stack and validate it."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    # pulumi.Config has no way to list keys, and unknown keys must be rejected,
-    # so read the runtime's map (explicit settings first, then the environment).
-    merged: dict[str, Any] = dict(runtime_config.get_config_env())
-    merged.update(runtime_config.CONFIG.get())
-    wanted = [k for k in merged if k.startswith(f"{PROJECT}:")] + list(PROVIDER_REGION_KEYS.values())
-    raw = {}
-    for key in wanted:
-        ns, _, name = key.partition(":")
-        value = pulumi.Config(ns).get(name)
-        if value is not None:
-            raw[key] = value
-    cfg = parse_stack_config(pulumi.get_stack(), raw)
-    check_fleet(cfg)
-    return cfg
-
-
 def _project_file_text(root: Path | None) -> str:
-    path = (root or PROJECT_ROOT) / "Pulumi.yaml"
-    if not path.exists():  # a bare stacks/ copy (e.g. a scratch dir) shares this checkout's project
-        path = _THIS_CHECKOUT / "Pulumi.yaml"
-    return path.read_text(encoding="utf-8")
+    return find_project(root).text
 
 
 def project_config_defaults(root: Path | None = None) -> dict[str, Any]:
     """Project-level config from Pulumi.yaml (what the Pulumi engine merges under every stack's own)."""
-    return dict(_defaults_of(_project_file_text(root)))
+    return find_project(root).config_defaults
 
 
-@lru_cache(maxsize=8)
 def _defaults_of(project_text: str) -> dict[str, Any]:
-    doc = yaml.safe_load(project_text) or {}
-    out: dict[str, Any] = {}
-    for key, decl in (doc.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(decl, dict):
-            if "default" in decl:
-                out[full] = decl["default"]
-        else:
-            out[full] = decl
-    return out
+    return config_defaults(project_text)
 
 
 def stack_file(stack: str, root: Path | None = None) -> Path:
-    return (root or PROJECT_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+    """The stack's file in the project found from `root` (default: the current directory), as pulumi finds it."""
+    return find_project(root).stack_file(stack)
 
 
 def list_stacks(root: Path | None = None) -> list[str]:
-    directory = (root or PROJECT_ROOT) / "stacks"
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+    return find_project(root).list_stacks()
 
 
 def raw_stack_config(text: str, root: Path | None = None, *,
@@ -469,18 +477,19 @@ def raw_stack_config(text: str, root: Path | None = None, *,
     doc = yaml.safe_load(text) or {}
     defaults = project_config_defaults(root) if defaults is None else defaults
     config = {**defaults, **(doc.get("config") or {})}
-    secrets = [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
-    return {k: (SECRET_PLACEHOLDER if k in secrets else v) for k, v in config.items()}, secrets
+    return secret_values.mask_config(config)  # nested `secure:` leaves too (`config set --secret --path`)
 
 
 def load_stack(stack: str, text: str | None = None, root: Path | None = None) -> StackConfig:
     """Validated config of one stack from its file (or from `text`, e.g. a git revision)."""
+    project = find_project(root)
+    stack = project.stack_name(stack)
     if text is None:
-        path = stack_file(stack, root)
+        path = project.stack_file(stack)
         if not path.exists():
-            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(list_stacks(root))})")
+            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(project.list_stacks())})")
         text = path.read_text(encoding="utf-8")
-    return _parse_stack_text(stack, text, _project_file_text(root))
+    return _parse_stack_text(stack, text, project.text)
 
 
 @lru_cache(maxsize=256)
@@ -488,8 +497,8 @@ def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
     """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
     a stack is validated once per content: the fleet check and the policy runner load every
     stack for every stack previewed, which was quadratic in the number of stacks."""
-    raw, _ = raw_stack_config(text, defaults=_defaults_of(project_text))
-    return parse_stack_config(stack, raw)
+    raw, secret_keys = raw_stack_config(text, defaults=_defaults_of(project_text))
+    return parse_stack_config(stack, raw, secret_keys=secret_keys)
 
 
 def check_fleet(cfg: StackConfig, root: Path | None = None) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gpufleet.core import clouds
 from gpufleet.core.config import NodePool, StackConfig, project_config_defaults
 from gpufleet.core.cost.capacity import GpuPoolRange
 from gpufleet.core.cost.model import CostInputs, FxRate, NodePoolInputs
 from gpufleet.core.gpu_capacity import gpu_capacity_plan
 from gpufleet.core.release_config import load_model_catalog
 
-BILLING_CURRENCY = {"aws": "USD", "alicloud": "CNY"}
+BILLING_CURRENCY = {name: cloud.billing_currency for name, cloud in clouds.CLOUDS.items()}
 FX_SOURCE = "Pulumi.yaml / stack config gpufleet:cnyPerUsd"
 
 
@@ -29,7 +30,7 @@ def weights_in_bucket_gb(cfg: StackConfig) -> Decimal:
 
 def cost_inputs_for(cfg: StackConfig) -> CostInputs:
     zones = len(cfg.network.zones)
-    per_zone = cfg.cloud == "aws"
+    per_zone = clouds.get(cfg.cloud).nat_per_zone
     return CostInputs(
         stack=cfg.stack,
         cloud=cfg.cloud,
@@ -45,7 +46,21 @@ def cost_inputs_for(cfg: StackConfig) -> CostInputs:
         log_ingest_gb_month=cfg.billing.log_ingest_gb_month,
         log_retention_days=cfg.cluster.log_retention_days,
         nat_processed_gb_month=cfg.billing.nat_processed_gb_month,
+        **monitoring_inputs(cfg),
     )
+
+
+def monitoring_inputs(cfg: StackConfig) -> dict[str, Decimal]:
+    """Prometheus volumes (GiB counted as GB, an upper bound of 7%) and remote-write samples a month."""
+    from gpufleet.core.observability_sizing import footprint
+
+    obs = cfg.observability
+    out = {"monitoring_storage_gb": Decimal(obs.storage_gib * obs.prometheus_replicas)}
+    if obs.remote_write is not None:
+        f = footprint(cfg)
+        out["managed_metrics_million_samples"] = Decimal(f.samples_per_month()) / 1_000_000
+        out["managed_metrics_million_samples_max"] = Decimal(f.samples_per_month(maximum=True)) / 1_000_000
+    return out
 
 
 def _pool_inputs(name: str, pool: NodePool, capacity: str | None = None, desired: int | None = None,
@@ -72,7 +87,7 @@ def gpu_pool_range(cfg: StackConfig) -> GpuPoolRange:
         stack=cfg.stack, cloud=cfg.cloud, region=cfg.region, billing_currency=BILLING_CURRENCY[cfg.cloud],
         instance_types=plan.instance_types, gpus_per_node=dict(plan.gpus_per_node), min_nodes=plan.min_nodes,
         desired_nodes=plan.desired_nodes, max_nodes=plan.max_nodes,
-        limit_unit="gpus" if cfg.cloud == "aws" else "nodes", on_demand_nodes=plan.on_demand_floor_nodes)
+        limit_unit=clouds.get(cfg.cloud).gpu_limit_unit, on_demand_nodes=plan.on_demand_floor_nodes)
 
 
 def fx_for(cfg: StackConfig) -> FxRate:
@@ -81,7 +96,14 @@ def fx_for(cfg: StackConfig) -> FxRate:
 
 def project_fx() -> FxRate:
     """The project-wide rate (Pulumi.yaml), for reports across stacks."""
-    raw = project_config_defaults()
     from datetime import date
+
+    from gpufleet.core.cost.model import CostInputError
+
+    raw = project_config_defaults()
+    missing = [k for k in ("gpufleet:cnyPerUsd", "gpufleet:fxAsOf") if k not in raw]
+    if missing:
+        raise CostInputError(f"Pulumi.yaml: project config {missing[0]} is not set; declare gpufleet:cnyPerUsd and "
+                             "gpufleet:fxAsOf under config: (or pass --cny-per-usd and --fx-as-of)")
     return FxRate(cny_per_usd=Decimal(str(raw["gpufleet:cnyPerUsd"])), as_of=date.fromisoformat(str(raw["gpufleet:fxAsOf"])),
                   source="Pulumi.yaml gpufleet:cnyPerUsd")

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-CRDS_DIR = Path(__file__).resolve().parents[2] / "k8s" / "crds"
+from gpufleet.core.assets import packaged_dir
+
+CRDS_DIR = packaged_dir("k8s") / "crds"  # gpufleet's vendored validation data, never the project's
 
 
 class CrdError(ValueError):

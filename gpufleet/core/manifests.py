@@ -25,10 +25,12 @@ from typing import Any, Literal
 
 import yaml
 
+from gpufleet.core import clouds
+from gpufleet.core.assets import asset, packaged_dir
 from gpufleet.core.autoscaling import ScalingPlan, scaled_object
 from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s"
+TEMPLATES_DIR = packaged_dir("k8s")  # the installed templates; a project's own k8s/<file> wins (asset())
 PORT = 8000
 RUN_AS_USER = 10001  # checkov CKV_K8S_40 wants >= 10000, clear of host UIDs
 MODELS_DIR = "/models"
@@ -51,7 +53,6 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _K8S_VERSION = re.compile(r"^v?(1\.\d+)(\.\d+)?$")
 _TOKEN = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
-_BUCKET_SCHEMES = {"aws": "s3://", "alicloud": "oss://"}
 
 
 # --------------------------------------------------------------------------- template engine
@@ -165,7 +166,7 @@ class ReleaseRenderParams:
 
     stack: str
     team: str
-    cloud: Literal["aws", "alicloud"]
+    cloud: Literal[clouds.NAMES]  # type: ignore[valid-type]
     jurisdiction: Literal["cn", "global"]
     namespace: str
     release: str
@@ -215,9 +216,7 @@ class ReleaseRenderParams:
         if self.weights_source == "bucket":
             if self.weights_fetcher is None or not self.weights_source_url:
                 raise ValueError("bucket weights need weights_source_url and weights_fetcher")
-            scheme = _BUCKET_SCHEMES.get(self.cloud)
-            if scheme is None:
-                raise ValueError(f"unknown cloud {self.cloud!r} (allowed: {', '.join(_BUCKET_SCHEMES)})")
+            scheme = clouds.get(self.cloud).bucket_scheme  # ValueError names the known clouds
             if not (self.weights_source_url.startswith(scheme) or self.weights_source_url.startswith("{{")):
                 raise ValueError(f"{self.cloud} bucket URL must start with {scheme} (got {self.weights_source_url!r})")
 
@@ -416,11 +415,7 @@ def weights_fetch_command(cloud: str, source_url: str, model: ModelEntry) -> lis
     """Copy `<source_url>/` to `/models/<model>/`, skipping files already there."""
     dest = f"{MODELS_DIR}/{model.name}/"
     src = source_url.rstrip("/") + "/"
-    if cloud == "aws":
-        return ["aws", "s3", "sync", "--only-show-errors", "--no-progress", src, dest]
-    if cloud == "alicloud":
-        return ["ossutil", "cp", "--recursive", "--update", src, dest]
-    raise ValueError(f"no weights fetch command for cloud {cloud!r}")
+    return clouds.get(cloud).weights_fetch_command(src, dest)
 
 
 def _init_containers(params: ReleaseRenderParams) -> list[dict[str, Any]] | None:
@@ -430,7 +425,7 @@ def _init_containers(params: ReleaseRenderParams) -> list[dict[str, Any]] | None
     assert fetcher is not None and params.weights_source_url  # checked in __post_init__
     env = {"HOME": CACHE_DIR, **fetcher.env}
     (container,) = render_template(
-        TEMPLATES_DIR / "model-server" / "fetch-weights.yaml",
+        asset("k8s", "model-server/fetch-weights.yaml"),
         {
             "fetcher_image": fetcher.image,
             "fetch_command": list(fetcher.command)
@@ -517,7 +512,7 @@ def render_release(params: ReleaseRenderParams) -> list[dict[str, Any]]:
     values = release_values(params)
     objects: list[dict[str, Any]] = []
     for template in _RELEASE_TEMPLATES:
-        objects.extend(render_template(TEMPLATES_DIR / "model-server" / template, values))
+        objects.extend(render_template(asset("k8s", f"model-server/{template}"), values))
     if params.scaling is not None:
         objects.append(scaled_object(params.scaling, values["labels"]))
     return objects
@@ -548,6 +543,6 @@ def render_gpu_plugin(params: GpuPluginRenderParams) -> list[dict[str, Any]]:
     }
     objects: list[dict[str, Any]] = []
     for template in ("namespace.yaml", "serviceaccount.yaml", "daemonset.yaml", "networkpolicy.yaml"):
-        objects.extend(render_template(TEMPLATES_DIR / "nvidia-device-plugin" / template, values))
+        objects.extend(render_template(asset("k8s", f"nvidia-device-plugin/{template}"), values))
     return objects
 

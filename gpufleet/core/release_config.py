@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from gpufleet.core import clouds
 from gpufleet.core.autoscaling import ReleaseAutoscaling, ScalingPlan, cold_start_seconds
 from gpufleet.core.errors import ConfigError
 from gpufleet.core.scheduling import release_namespace
@@ -358,8 +359,9 @@ def validate_releases(
             f"GPU model {gpu_model!r} is not in the model catalog (known: {', '.join(sorted(catalog.gpus))})",
         )
     if jurisdiction == "cn":
-        if stack_cloud != "alicloud":
-            raise ValueError(f"China stacks run on alicloud, not {stack_cloud!r}")
+        home = clouds.for_jurisdiction("cn").name
+        if stack_cloud != home:
+            raise ValueError(f"China stacks run on {home}, not {stack_cloud!r}")
         registry_region = acr_region(registry_host)
         if registry_region is None or not is_mainland_region(registry_region) or registry_region != region:
             raise ValueError(

@@ -31,6 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from gpufleet.core import clouds
 from gpufleet.core.errors import ConfigError, StackConfigError
 
 PROJECT = "gpufleet"
@@ -132,7 +133,7 @@ def validate_traffic(
     wraps the error with the stack name; the cross-stack rules (jurisdictions
     sharing a hostname) are in `validate_fleet`.
     """
-    if jurisdiction not in ("cn", "global") or cloud not in ("aws", "alicloud"):
+    if jurisdiction not in ("cn", "global") or cloud not in clouds.NAMES:
         raise ValueError(f"stack {stack!r}: unknown jurisdiction/cloud {jurisdiction!r}/{cloud!r}; validate the stack first")
     _check_hostname(traffic.dns_zone, key("dnsZone"), "DNS zone")
     _check_hostname(traffic.hostname, key("hostname"), "hostname")

@@ -14,11 +14,12 @@ import yaml
 
 from gpufleet.core.catalog import load_instance_catalog
 from gpufleet.core.config import StackConfig
+from gpufleet.core.moderation_stage import stage_enabled
 from gpufleet.core.manifests import (
     NVIDIA_DEVICE_PLUGIN_IMAGE, GpuPluginRenderParams, ReleaseRenderParams, WeightsFetcher, default_resources,
     weights_source_url,
 )
-from gpufleet.core.naming import resource_name
+from gpufleet.core import clouds
 from gpufleet.core.release_config import Release, resolve_release, scaling_plan
 from gpufleet.core.scheduling import MODEL_SERVER_SERVICE_ACCOUNT, gpu_node_selector, gpu_tolerations, release_namespace
 
@@ -46,11 +47,7 @@ def fetcher_image(cfg: StackConfig) -> str | None:
 
 def _identity(cfg: StackConfig, release: str) -> tuple[dict[str, str], dict[str, str]]:
     """(service-account annotations, namespace labels) that give the pods the weights-reader role."""
-    if cfg.cloud == "aws":
-        return {"eks.amazonaws.com/role-arn": ROLE_ARN_TOKEN}, {}
-    # ACK RRSA: the pod-identity webhook injects the OIDC token for this role.
-    return ({"pod-identity.alibabacloud.com/role-name": resource_name(cfg.stack, "weights-reader")[:64]},
-            {"pod-identity.alibabacloud.com/injection": "on"})
+    return clouds.get(cfg.cloud).workload_identity(cfg.stack, ROLE_ARN_TOKEN)
 
 
 def release_params(cfg: StackConfig, name: str, release: Release) -> ReleaseRenderParams:
@@ -60,7 +57,7 @@ def release_params(cfg: StackConfig, name: str, release: Release) -> ReleaseRend
     image = f"{REGISTRY_TOKEN}/{release.image}" if in_stack_registry(release.image) else release.image
     fetcher = None
     if release.weights_source == "bucket":
-        region_env = "OSS_REGION" if cfg.cloud == "alicloud" else "AWS_REGION"
+        region_env = clouds.get(cfg.cloud).bucket_region_env
         fetcher = WeightsFetcher(image=fetcher_image(cfg) or "", env={region_env: cfg.region})
     return ReleaseRenderParams(
         stack=cfg.stack,
@@ -92,6 +89,8 @@ def release_params(cfg: StackConfig, name: str, release: Release) -> ReleaseRend
         service_account=MODEL_SERVER_SERVICE_ACCOUNT,
         service_account_annotations=annotations,
         namespace_labels=ns_labels,
+        # With the moderation stage, only its proxy (and Prometheus) may reach vLLM, never the gateway.
+        client_namespaces=() if stage_enabled(cfg) else ("gateway",),
     )
 
 

@@ -38,9 +38,11 @@ def stack_names_from_listing(listing: str) -> list[str]:
     return sorted(names)
 
 
-def stack_names_at(rev: str, root: Path) -> list[str]:
-    return stack_names_from_listing(_git(["ls-tree", "--name-only", rev, f"{STACKS_DIR}/"], root))
+def stack_names_at(rev: str, root: Path, stacks_dir: str = STACKS_DIR) -> list[str]:
+    """Stack names in `stacks_dir` (relative to `root`, the project) at `rev`."""
+    return stack_names_from_listing(_git(["ls-tree", "--name-only", rev, f"{stacks_dir}/"], root))
 
 
-def stack_text_at(rev: str, stack: str, root: Path) -> str:
-    return _git(["show", f"{rev}:{STACKS_DIR}/{PREFIX}{stack}{SUFFIX}"], root)
+def stack_text_at(rev: str, stack: str, root: Path, stacks_dir: str = STACKS_DIR) -> str:
+    # `REV:./path` is relative to git's working directory (the project), not the repository's top.
+    return _git(["show", f"{rev}:./{stacks_dir}/{PREFIX}{stack}{SUFFIX}"], root)

@@ -74,25 +74,29 @@ def _total_usd(costs: Sequence[StackCost]) -> tuple[Decimal, Decimal]:
 
 
 def summary_table(costs: Sequence[StackCost], tokens: Mapping[str, TokenCost]) -> Table:
-    """Narrow enough for an 80-column terminal; the other formats carry every figure."""
-    table = Table(title="gpufleet monthly cost (730 h/month)", box=box.SIMPLE_HEAVY, caption_justify="left")
-    table.add_column("Stack", overflow="fold")
-    for name in ("Monthly", "Max", "USD/month", "Per 1M tok"):
+    """Fits an 80-column terminal without breaking a stack name: desired size on the first line of a row,
+    maximum size (dim) under it; the other formats carry every figure."""
+    table = Table(title="gpufleet monthly cost (730 h/month)", box=box.SIMPLE_HEAVY, caption_justify="left",
+                  pad_edge=False)
+    table.add_column("Stack", no_wrap=True)
+    for name in ("Monthly\n(max)", "USD/month\n(max)", "Per 1M\ntokens"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Load test", no_wrap=True)
+    table.add_column("Load\ntest", no_wrap=True)
     for c in costs:
         token = tokens.get(c.stack)
         star = "*" if c.has_estimates else ""
         per_million = fmt_money(token.per_million, token.currency, Decimal("0.0001")) if token else "—"
         table.add_row(
             f"{c.stack}\n[dim]{c.cloud} {c.region}[/dim]",
-            fmt_money(c.desired.monthly, c.billing_currency) + star, fmt_money(c.maximum.monthly, c.billing_currency) + star,
-            fmt_money(c.desired_usd.monthly, "USD"), per_million, _verdict_text(token),
+            f"{fmt_money(c.desired.monthly, c.billing_currency)}{star}\n"
+            f"[dim]{fmt_money(c.maximum.monthly, c.billing_currency)}{star}[/dim]",
+            f"{fmt_money(c.desired_usd.monthly, 'USD')}\n[dim]{fmt_money(c.maximum_usd.monthly, 'USD')}[/dim]",
+            per_million, _verdict_text(token),
             style="bold red" if token is not None and token.flagged else None,
         )
     desired, maximum = _total_usd(costs)
     table.add_section()
-    table.add_row("Total (USD)", "", "", fmt_money(desired, "USD"), "", "")
+    table.add_row("Total (USD)", "", f"{fmt_money(desired, 'USD')}\n[dim]{fmt_money(maximum, 'USD')}[/dim]", "", "")
     notes = [f"USD at max: {fmt_money(maximum, 'USD')}."]
     if any(c.has_estimates for c in costs):
         notes.append("* includes estimated prices (see --lines).")
@@ -321,6 +325,8 @@ def render_html(costs: Sequence[StackCost], tokens: Mapping[str, TokenCost]) -> 
     return env.from_string(source).render(
         rows=_html_rows(costs, tokens),
         chart=svg_monthly_chart(costs),
+        chart_max=svg_monthly_chart(costs, maximum=True),
+        fleet={"desired": fmt_money(_total_usd(costs)[0], "USD"), "maximum": fmt_money(_total_usd(costs)[1], "USD")},
         hours_per_month=int(HOURS_PER_MONTH),
         fx={"cny_per_usd": exact(fx.cny_per_usd), "as_of": fx.as_of.isoformat(), "source": fx.source} if fx
         else {"cny_per_usd": "—", "as_of": "—", "source": "#"},

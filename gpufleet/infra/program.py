@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pulumi
 
-from gpufleet.core.config import StackConfig, read_pulumi_config
+from gpufleet.core.config import StackConfig
+from gpufleet.infra.stack_config import read_pulumi_config
 from gpufleet.infra.components.base import ClusterResult
 from gpufleet.infra.components.model_server import ModelServer, ModelServerArgs
+from gpufleet.infra.components.observability import build_observability
 from gpufleet.core.workloads import release_params
 from gpufleet.core.errors import StackConfigError
 
@@ -89,9 +91,12 @@ def main() -> None:
     cost = stack_cost(cfg)      # so does an unpriced instance type
     cluster = build_cluster(cfg)
     servers = deploy_model_servers(cfg, cluster)
+    build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
     export_stack(cfg, cluster, servers)
+    from gpufleet.infra.components.moderation import deploy_moderation
+    stage = deploy_moderation(cfg, cluster, servers)  # None unless the stack declares moderation
     if cfg.traffic is not None:
         from gpufleet.infra.components.traffic import build_traffic
         build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
-                      pulumi.ResourceOptions(depends_on=list(servers.values())))
+                      pulumi.ResourceOptions(depends_on=[*servers.values(), *([stage] if stage else [])]))
     pulumi.export("cost", cost)

@@ -105,10 +105,12 @@ class Chart:
             parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="13" {TEXT}>'
                          f'no data</text></svg>')
             return "".join(parts)
-        x_ticks = nice_ticks(min(xs), max(xs))
+        # The x axis ends where the data does (round ticks inside it), so no line runs past its data.
+        x_hi = max(xs) if max(xs) > min(xs) else min(xs) + 1.0
+        x_ticks = [t for t in nice_ticks(min(xs), x_hi) if t <= x_hi + 1e-9]
         y_lo = self.y_min if self.y_min is not None else min(ys)
         y_ticks = nice_ticks(min(y_lo, min(ys)), max(ys))
-        sx = _Scale(x_ticks[0], x_ticks[-1], MARGIN_LEFT, WIDTH - MARGIN_RIGHT)
+        sx = _Scale(x_ticks[0], x_hi, MARGIN_LEFT, WIDTH - MARGIN_RIGHT)
         sy = _Scale(y_ticks[0], y_ticks[-1], HEIGHT - MARGIN_BOTTOM, MARGIN_TOP)
         bottom, right = HEIGHT - MARGIN_BOTTOM, WIDTH - MARGIN_RIGHT
         for band in self.bands:

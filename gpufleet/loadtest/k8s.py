@@ -28,8 +28,9 @@ from gpufleet.loadtest.runner import (
 from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.target import check_target
 from gpufleet.core.manifests import RUN_AS_USER, pss_version, render_template
+from gpufleet.core.assets import asset, loadtests_dir as project_loadtests_dir, packaged_dir
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "k8s" / "loadtest"
+TEMPLATES_DIR = packaged_dir("k8s") / "loadtest"  # the installed ones; a project's own k8s/loadtest/ file wins
 MOUNT = "/opt/loadtests"
 MASTER_PORT = 5557
 CONFIGMAP_LIMIT = 900 * 1024  # ConfigMaps hold at most 1 MiB; keep a margin
@@ -86,7 +87,7 @@ def render_loadtest_manifests(
     worker_memory: str = "1Gi",
     node_selector: dict[str, str] | None = None,
     api_key_secret: str | None = None,
-    loadtests_dir: Path = LOADTESTS_DIR,
+    loadtests_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Every object of one in-cluster load test, namespace first.
 
@@ -106,6 +107,7 @@ def render_loadtest_manifests(
                     users=slo.target_users, rate=slo.target_rate, model=model, processes=workers,
                     max_in_flight=slo.max_in_flight, seed=slo.seed, timeout_s=timeout_s,
                     stall_timeout_s=stall_timeout_s)
+    loadtests_dir = loadtests_dir or project_loadtests_dir()
     scenario = scenario_files(loadtests_dir)
     files = {configmap_key(rel): text for rel, text in scenario.items()}
     if len(files) != len(scenario) or "slo.yaml" in files:
@@ -153,5 +155,5 @@ def render_loadtest_manifests(
     }
     objects: list[dict[str, Any]] = []
     for template in _TEMPLATES:
-        objects.extend(render_template(TEMPLATES_DIR / template, values))
+        objects.extend(render_template(asset("k8s", f"loadtest/{template}"), values))
     return objects

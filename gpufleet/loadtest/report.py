@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gpufleet.loadtest.gate import GateResult
+from gpufleet.loadtest.gate import GateResult, Verdict
 from gpufleet.loadtest.rawrun import RawRun
 from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.stats import Distribution, RunStats
@@ -35,6 +35,18 @@ class LoadTestReport:
     @property
     def verdict(self) -> str:
         return self.gate.verdict.value
+
+    @property
+    def trustworthy(self) -> bool:
+        """Latency percentiles of an invalid measurement (a client that could not keep up, too few
+        samples, a harness error) must not be quoted; every output says so next to them."""
+        return self.gate.verdict is not Verdict.INVALID
+
+    @property
+    def trust_note(self) -> str | None:
+        if self.trustworthy:
+            return None
+        return f"UNTRUSTWORTHY percentiles: the measurement is invalid ({self.gate.reason})"
 
     def to_dict(self) -> dict[str, Any]:
         stats = self.stats
@@ -92,6 +104,8 @@ class LoadTestReport:
             "slo": slo.model_dump(by_alias=True, mode="json"),
             "gate": self.gate.to_dict(),
             "harness_error": self.harness_error,
+            "percentiles_trustworthy": self.trustworthy,
+            "trust_note": self.trust_note,
         }
 
 
@@ -103,15 +117,18 @@ def summary_lines(report: LoadTestReport) -> list[str]:
     """A short plain-text summary for the terminal."""
     lines = [f"target {report.target}  model {report.model or '?'}  workload {report.workload}"]
     stats = report.stats
+    if stats is not None and not report.trustworthy:
+        lines.append(f"!! {report.trust_note}")
     if stats is not None:
         lines.append(
             f"requests {stats.requests}  ok {stats.ok}  errors {stats.errors}  "
             f"error rate {_fmt(stats.error_rate and stats.error_rate * 100, 2)}%  "
             f"goodput {_fmt(stats.goodput.share and stats.goodput.share * 100, 1)}%"
         )
+        mark = "" if report.trustworthy else " (untrustworthy)"
         for label, dist in (("TTFT", stats.ttft_ms), ("ITL", stats.itl_ms), ("TPOT", stats.tpot_ms),
                             ("E2E", stats.e2e_ms)):
-            lines.append(f"{label:<5} ms  p50 {_fmt(dist.p50):>8}  p90 {_fmt(dist.p90):>8}  "
+            lines.append(f"{label:<5} ms{mark}  p50 {_fmt(dist.p50):>8}  p90 {_fmt(dist.p90):>8}  "
                          f"p95 {_fmt(dist.p95):>8}  p99 {_fmt(dist.p99):>8}  mean {_fmt(dist.mean):>8}")
         lines.append(f"output tokens/s {_fmt(stats.output_tokens_per_s)}  requests/s {_fmt(stats.requests_per_s, 2)}")
     for check in report.gate.checks:

@@ -27,10 +27,12 @@ from typing import Any
 
 import yaml
 
+from gpufleet.core.assets import loadtests_dir as project_loadtests_dir
+from gpufleet.core.assets import packaged_dir
 from gpufleet.loadtest.rawrun import DRAIN_MARGIN_S, RawRun, read_run
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOADTESTS_DIR = REPO_ROOT / "loadtests"
+# The installed scenarios; a run uses the project's own loadtests/ when it has one (gpufleet.core.assets).
+LOADTESTS_DIR = packaged_dir("loadtests")
 PROGRESS_PREFIX = "GPUFLEET_PROGRESS "
 # Workloads with a locustfile of their own; any other workload runs through chat.py.
 LOCUSTFILES = {
@@ -87,6 +89,19 @@ def workload_names(loadtests_dir: Path = LOADTESTS_DIR) -> list[str]:
         return sorted(data["workloads"])
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise HarnessError(f"cannot read the workload list {path}: {exc}") from exc
+
+
+def workload_kind(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> tuple[str, bool] | None:
+    """(endpoint, streamed) of a workload (a mix: of its first entry); None if it is not defined."""
+    path = loadtests_dir / "workloads.yaml"
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))["workloads"]
+        spec = entries[workload]
+        if "mix" in spec:
+            spec = entries[next(iter(spec["mix"]))]
+        return str(spec.get("endpoint", "chat")), bool(spec.get("stream", True))
+    except (OSError, KeyError, TypeError, StopIteration, yaml.YAMLError):
+        return None
 
 
 def locustfile_for(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> Path:
@@ -164,8 +179,9 @@ def _pump_stdout(stream, on_progress: Callable[[dict[str, Any]], None] | None, t
 
 
 def run_locust(plan: LoadPlan, *, on_progress: Callable[[dict[str, Any]], None] | None = None,
-               api_key: str | None = None, loadtests_dir: Path = LOADTESTS_DIR) -> RawRun:
+               api_key: str | None = None, loadtests_dir: Path | None = None) -> RawRun:
     """Run the plan to completion and return the raw run; HarnessError if none was produced."""
+    loadtests_dir = loadtests_dir or project_loadtests_dir()
     if plan.workload not in workload_names(loadtests_dir):
         raise HarnessError(f"unknown workload {plan.workload!r}; known: {', '.join(workload_names(loadtests_dir))}")
     with tempfile.TemporaryDirectory(prefix="gpufleet-loadtest-") as tmp:

@@ -9,13 +9,15 @@ comes back as a report whose verdict is `invalid`, never as a pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from gpufleet.loadtest.gate import evaluate
 from gpufleet.loadtest.rawrun import RawRun
 from gpufleet.loadtest.report import LoadTestReport
-from gpufleet.loadtest.runner import LoadPlan, run_locust
+from gpufleet.loadtest.preflight import preflight
+from gpufleet.loadtest.runner import API_KEY_ENV, LoadPlan, run_locust, workload_kind
 from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.stats import compute
 from gpufleet.loadtest.target import check_target
@@ -63,16 +65,24 @@ def run_gate(
     stall_timeout_s: float = 30.0,
     api_key: str | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    check: bool = True,
 ) -> LoadTestReport:
     """Load-test `target_url` at the SLO's load (or the given override) and judge it.
 
-    `model=None` lets the load generator use the first model /v1/models lists.
-    Raises TargetError or ValueError (pydantic ValidationError) for bad
-    arguments; otherwise always returns a report, `invalid` on harness errors.
+    `model=None` uses the first model /v1/models lists. Raises TargetError or
+    ValueError (pydantic ValidationError) for bad arguments, and (`check`)
+    TargetUnavailable within seconds when the target is dead, does not serve
+    the model or does not stream with usage; otherwise always returns a
+    report, `invalid` on harness errors.
     """
     target = check_target(target_url, allow_remote=allow_remote)
     effective = with_load(slo, users=users, rate=rate, duration_s=duration_s, warmup_s=warmup_s,
                           workload=workload)
+    if check:
+        kind = workload_kind(effective.workload)
+        key = api_key or os.environ.get(API_KEY_ENV) or None
+        if kind is not None and kind[1]:
+            model = preflight(target, model, kind[0], api_key=key)
     plan = LoadPlan(
         target=target,
         workload=effective.workload,

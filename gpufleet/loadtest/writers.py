@@ -75,24 +75,26 @@ def charts(report: LoadTestReport) -> dict[str, Markup]:
         ("e2e_cdf", "End-to-end latency distribution (measured window)", stats.e2e_ms, slo.e2e_p95_ms),
     ):
         values = _window_values(ok, window_start, window_end, key)
-        rules = [Rule(dist.p95, "p95", color="#111827")] if dist.p95 is not None else []
-        if threshold is not None:
-            rules.append(Rule(threshold, "SLO p95", color="#dc2626"))
-        chart = Chart(title, "milliseconds", "% of requests at or below", rules=rules)
+        chart = Chart(title, "milliseconds", "% of requests at or below", rules=_p95_rules(dist.p95, threshold))
         chart.series.append(Series("requests" if key != "itl_cdf" else "chunk gaps", cdf_points(values)))
         result[key] = Markup(chart.render())
-    over_time = Chart("Latency over time", "seconds since start", "milliseconds",
-                      bands=[Band(0.0, window_start - start, "warm-up")] if window_start > start else [],
-                      rules=[Rule(window_end - start, "window end")])
-    over_time.series.append(Series("E2E", [(r.sent_at - start, r.e2e_ms) for r in ok if r.e2e_ms is not None],
-                                   PALETTE[2], "dots"))
-    over_time.series.append(Series("TTFT", [(r.sent_at - start, r.ttft_ms) for r in ok if r.ttft_ms is not None],
-                                   PALETTE[0], "dots"))
-    top = max([r.e2e_ms for r in ok if r.e2e_ms is not None], default=1.0)
-    over_time.series.append(Series("failed", [(r.sent_at - start, top) for r in failed], PALETTE[4], "crosses"))
-    result["latency_over_time"] = Markup(over_time.render())
-    end = max((r.sent_at + (r.e2e_ms or 0) / 1000 for r in run.records), default=window_end)
     warmup = [Band(0.0, window_start - start, "warm-up")] if window_start > start else []
+    for key, title, dist, threshold, value in (
+        ("ttft_over_time", "TTFT over time", stats.ttft_ms, slo.ttft_p95_ms, lambda r: r.ttft_ms),
+        ("tpot_over_time", "TPOT over time", stats.tpot_ms, slo.tpot_p95_ms, lambda r: r.tpot_ms),
+        ("e2e_over_time", "End-to-end latency over time", stats.e2e_ms, slo.e2e_p95_ms, lambda r: r.e2e_ms),
+    ):
+        points = [(r.sent_at - start, v) for r in ok if (v := value(r)) is not None]
+        chart = Chart(f"{title} (by send time)", "seconds since start", "milliseconds", bands=list(warmup),
+                      rules=_p95_rules(dist.p95, threshold, vertical=False))
+        chart.series.append(Series(title.split(" ")[0], points, PALETTE[0], "dots"))
+        top = max((v for _, v in points), default=1.0)
+        chart.series.append(Series("failed (at top)", [(r.sent_at - start, top) for r in failed], PALETTE[4],
+                                   "crosses"))
+        result[key] = Markup(chart.render())
+    # Per-second charts end at the last whole second that has data: a partial last second would read as a drop.
+    end = max((r.sent_at + (r.e2e_ms or 0) / 1000 for r in run.records), default=window_end)
+    end = start + max(1.0, float(int(end - start)))
     tokens = Chart("Output tokens per second (by completion time)", "seconds since start", "tokens/s", bands=warmup)
     tokens.series.append(Series("output tokens/s", per_second(
         [(r.sent_at + (r.e2e_ms or 0) / 1000, float(r.output_tokens or 0)) for r in ok], start, end), PALETTE[1]))
@@ -105,6 +107,14 @@ def charts(report: LoadTestReport) -> dict[str, Markup]:
         [(r.sent_at + (r.e2e_ms or 0) / 1000, 1.0) for r in failed], start, end), PALETTE[4]))
     result["request_rate"] = Markup(rates.render())
     return result
+
+
+def _p95_rules(p95: float | None, slo: float | None, *, vertical: bool = True) -> list[Rule]:
+    """The measured p95 and the SLO's p95 objective, each labelled with its value."""
+    rules = [Rule(p95, f"p95 {p95:,.1f} ms", vertical=vertical, color="#111827")] if p95 is not None else []
+    if slo is not None:
+        rules.append(Rule(slo, f"SLO p95 {slo:,.0f} ms", vertical=vertical, color="#dc2626"))
+    return rules
 
 
 def _window_values(ok: list[RequestRecord], start: float, end: float, key: str) -> list[float]:

@@ -2,7 +2,7 @@
 
 `registry.POLICIES` lists them; `pack.py` wraps them for Pulumi CrossGuard and
 `gpufleet/policy_runner.py` runs them over offline previews. Imported as
-`gpufleet.policies` (the repository root on sys.path).
+`gpufleet.policies`, installed with gpufleet (nothing edits sys.path).
 """
 
 from .model import UNKNOWN, PolicyContext, PolicySpec, Resource, StackContext, Violation, is_unknown

@@ -91,6 +91,10 @@ def cn_content_moderation(resources: Sequence[Resource], ctx: PolicyContext) -> 
     if unchecked:
         found.append(Violation(f"{COMPLIANCE}.moderation has {' and '.join(unchecked)} off; both prompts and "
                                "outputs must be screened"))
+    if m.provider == "noop" or m.endpoint is None:
+        found.append(Violation(f"{COMPLIANCE}.moderation.provider is 'noop', which screens nothing; a public cn "
+                               "service needs aliyun-green or a custom in-country service"))
+        return found
     host = urlsplit(m.endpoint).hostname or ""
     regions = host_regions(host)
     outside = sorted(r for r in regions if not is_mainland(r))

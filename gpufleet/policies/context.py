@@ -12,12 +12,13 @@ from collections import Counter
 from datetime import date
 from typing import Any, Mapping, Sequence
 
+from gpufleet.core import clouds
 from gpufleet.core.compliance_config import ComplianceConfig
 
 from .model import Resource, StackContext
 from .props import tags_of
 
-CLOUDS = ("aws", "alicloud")
+CLOUDS = clouds.NAMES
 
 
 def context_from_config(cfg: Any, *, today: date | None = None,

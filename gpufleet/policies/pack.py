@@ -25,6 +25,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy.secret import Secret
 
+from gpufleet.core import clouds
 from gpufleet.core.compliance_config import parse_compliance
 
 from .context import context_from_resources
@@ -69,7 +70,7 @@ def stack_config_context() -> StackContext | None:
         jurisdiction, cloud = gpufleet.get("jurisdiction"), gpufleet.get("cloud")
         if not jurisdiction and not cloud:
             return None
-        region = pulumi.Config(cloud).get("region") if cloud in ("aws", "alicloud") else None
+        region = pulumi.Config(cloud).get("region") if cloud in clouds.NAMES else None
         stack = pulumi.get_stack()
         raw = gpufleet.get("compliance")
     except Exception:  # noqa: BLE001 - no engine settings or config: fall back to tags

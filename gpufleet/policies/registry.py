@@ -11,6 +11,8 @@ from __future__ import annotations
 from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cloud_hardening as cloud
+from . import moderation_path
+from . import observability as obs
 from . import residency
 from . import workload_hardening as wl
 from .model import PolicySpec
@@ -103,6 +105,13 @@ POLICIES: tuple[PolicySpec, ...] = (
             "send prompts abroad to do it.",
         source=f"{GENAI} arts. 4 and 14; TC260-003 Basic Security Requirements for Generative AI Services (2024)",
         level="mandatory", scope="stack", validate=cn.cn_content_moderation,
+    ),
+    PolicySpec(
+        id="cn-moderation-in-request-path",
+        why="A moderation hook that is declared but not wired screens nothing; only a stage every request passes "
+            "through stops illegal content, and it must refuse when it cannot decide.",
+        source=f"{GENAI} arts. 4 and 14; TC260-003 Basic Security Requirements for Generative AI Services (2024)",
+        level="mandatory", scope="stack", validate=moderation_path.cn_moderation_in_request_path,
     ),
     PolicySpec(
         id="cn-undeclared-public-endpoint",
@@ -257,6 +266,26 @@ POLICIES: tuple[PolicySpec, ...] = (
         level="advisory", scope="resource", validate=wl.workload_cost_labels,
         config={"requiredLabels": {**_STRINGS, "default": list(wl.DEFAULT_REQUIRED_LABELS),
                                    "description": "labels every workload and pod template carries"}},
+    ),
+    # ------------------------------------------------------------------ observability
+    PolicySpec(
+        id="release-scraped",
+        why="A model server nobody scrapes has no SLO alerts, no dashboard and no autoscaling signal.",
+        source="Google SRE book, ch. 6 'Monitoring Distributed Systems'; gpufleet observability standard",
+        level="mandatory", scope="stack", validate=obs.every_release_scraped,
+    ),
+    PolicySpec(
+        id="prod-slo-alerts",
+        why="A prod stack pages on-call when its error or TTFT budget burns, on the numbers the gate judged it by.",
+        source="Google SRE workbook, ch. 5 'Alerting on SLOs' (multiwindow, multi-burn-rate alerts)",
+        level="mandatory", scope="stack", validate=obs.prod_slo_alerts,
+    ),
+    PolicySpec(
+        id="metrics-in-region",
+        why="Metrics carry model names, request rates and labels of the service; a cn stack's stay in "
+            "mainland China and every stack's stay in its own region.",
+        source=f"{PIPL}; {DSL}; {CSL_37}",
+        level="mandatory", scope="resource", validate=obs.metrics_stay_in_region,
     ),
     # ------------------------------------------------------------------ autoscaling
     PolicySpec(

@@ -16,18 +16,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pulumi
-from pulumi.runtime import mocks as runtime_mocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
-from gpufleet.core.config import PROJECT, SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.infra import sdk_internals as sdk
+
+from gpufleet.core.config import SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
+from gpufleet.core.project import find_project
 from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.mocks import FleetMocks
 
-SECRET_SIG = rpc._special_sig_key
-SECRET_VALUE = rpc._special_secret_sig
+SECRET_SIG = sdk.SECRET_SIG
+SECRET_VALUE = sdk.SECRET_VALUE
 
 
 @dataclass
@@ -64,14 +62,14 @@ def _unsecret(value: Any) -> Any:
         return {k: _unsecret(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_unsecret(v) for v in value]
-    if isinstance(value, pulumi.output.Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
+    if sdk.is_unknown(value):
         return "[unknown]"  # known only after deploy, as in a real preview
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf carries every number as a double
     return value
 
 
-class _RecordingMonitor(runtime_mocks.MockMonitor):
+class _RecordingMonitor(sdk.MockMonitor):
     """A MockMonitor that keeps the stack's outputs as the engine would see them."""
 
     outputs: dict[str, Any]
@@ -82,7 +80,7 @@ class _RecordingMonitor(runtime_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         if "::pulumi:pulumi:Stack::" in request.urn:
-            self.outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True, keep_internal=False)
+            self.outputs = sdk.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -95,9 +93,9 @@ def prepare() -> None:
     """
     import gc
 
-    import gpufleet.infra.program  # noqa: F401
-    import gpufleet.infra.components.alicloud  # noqa: F401
-    import gpufleet.infra.components.aws  # noqa: F401
+    from gpufleet.infra import entry
+
+    entry.preload()
     gc.collect()
     gc.freeze()
 
@@ -123,7 +121,7 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     """Evaluate `program` (default: the real infra program) for `stack`; never raises for bad config."""
     started = time.perf_counter()
     if program is None:
-        from gpufleet.infra.program import main as program
+        from gpufleet.infra.entry import main as program
     if text is None:
         path = stack_file(stack, root)
         if not path.exists():
@@ -135,18 +133,18 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
     monitor = _RecordingMonitor(mocks)
 
     _usable_event_loop()
-    settings.ROOT.set(None)
-    set_all_config(_flatten_config(raw), secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
-    settings.ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes its own
+    sdk.reset_root_resource()
+    sdk.set_config(_flatten_config(raw), secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=find_project(root).name, stack=stack, preview=True, monitor=monitor)
+    sdk.reset_root_resource()  # set_mocks made a root stack; run_in_stack makes its own
     error = None
     try:
-        _sync_await(run_in_stack(program))
+        sdk.run_program(program)
     except StackConfigError as exc:
         error = str(exc)
     finally:
-        set_all_config({}, [])
-        settings.ROOT.set(None)
+        sdk.set_config({}, [])
+        sdk.reset_root_resource()
     resources = [ResourceView(r.type, r.name, _unsecret(r.inputs)) for r in mocks.registrations]
     if error:
         return StackPreview(stack, False, error, resources, {}, time.perf_counter() - started)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gpufleet.core import clouds
 from gpufleet.core.slo import SloSpec
 from gpufleet.core.errors import ConfigError, StackConfigError
 from gpufleet.core.traffic_config import TrafficConfig, parse_traffic, validate_traffic
@@ -86,7 +87,7 @@ def _from_stack_file(stack: str, root: Path | None) -> PromotionInputs:
             raise InputsError(f"stack '{stack}': {PROJECT}:slo{'.' + where if where else ''}: {message}") from None
     releases = parse_releases(raw.get(f"{PROJECT}:releases") or {})
     cloud, jurisdiction = raw.get(f"{PROJECT}:cloud"), raw.get(f"{PROJECT}:jurisdiction")
-    if cloud not in ("aws", "alicloud") or jurisdiction not in ("cn", "global"):
+    if cloud not in clouds.NAMES or jurisdiction not in ("cn", "global"):
         raise InputsError(f"stack '{stack}': gpufleet:cloud/jurisdiction are not valid "
                           f"(got {cloud!r}/{jurisdiction!r}); run `gpufleet preview --stack {stack}`")
     return _inputs(stack, cloud, jurisdiction, traffic, slo, releases)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gpufleet.promote.machine import RolloutStatus
-from gpufleet.infra.components.traffic import backend_for
+from gpufleet.core.traffic_names import backend_for
 
 
 def _ready(pod: Any) -> bool:

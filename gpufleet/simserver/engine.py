@@ -202,6 +202,7 @@ class Engine:
         n = 1 if first else len(job.itls)
         if first:
             metrics.prompt_tokens.inc(seq.prompt_tokens)
+            metrics.prefix_cache_queries.inc(seq.prompt_tokens)
             metrics.request_prompt_tokens.observe(seq.prompt_tokens)
             metrics.ttft.observe(now - seq.arrived_at)
         else:
@@ -267,6 +268,9 @@ class Engine:
             self.metrics.request_success["length"].inc()
             self.metrics.e2e.observe(now - seq.arrived_at)
             self.metrics.request_generation_tokens.observe(seq.max_tokens)
+            if seq.max_tokens > 1 and seq.first_token_at is not None:
+                # vLLM: decode time / (generated tokens - 1), per finished request.
+                self.metrics.tpot.observe((now - seq.first_token_at) / (seq.max_tokens - 1))
         else:
             self.metrics.request_success["abort"].inc()
         if not job.done.done():

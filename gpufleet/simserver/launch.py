@@ -24,7 +24,9 @@ generator for the GIL, and its CPU use can be measured on its own. Stable API
 
 ``start()`` waits for the server's single JSON line on stdout and raises
 ``RuntimeError`` (with the server's stderr) if it exits first, or
-``TimeoutError`` if the line does not come in time. ``stop()`` sends
+``TimeoutError`` if the line does not come in time. ``set_faults(**switches)``
+changes faults and fixed latencies of the running server (``PUT /sim/faults``)
+and returns its new ``/sim/config``; a refused switch raises ``ValueError``. ``stop()`` sends
 SIGTERM, waits ``stop_timeout_s`` and then kills; it is idempotent (a stopped
 or never-started server is left alone). Unknown option names raise
 ``TypeError`` and invalid values ``ValueError``, before any process starts.
@@ -179,6 +181,22 @@ class LocalServer:
             self._stderr = None
         self.process = None
         self._url = self._model = self._profile = None
+
+    def set_faults(self, **switches: float) -> dict[str, Any]:
+        """Change faults/latencies for new requests (e.g. ``ttft_ms=650, error_rate=0.3``)."""
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/sim/faults", data=json.dumps(switches).encode(), method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            message = json.loads(exc.read() or b"{}").get("error", {}).get("message", str(exc))
+            raise ValueError(message) from None
 
     def __enter__(self) -> LocalServer:
         return self.start()

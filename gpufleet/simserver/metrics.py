@@ -1,10 +1,13 @@
 """Prometheus metrics under vLLM's names, rendered without prometheus_client.
 
 Names, help texts, label sets (``model_name``, ``engine``) and histogram
-buckets follow vLLM's V1 ``PrometheusStatLogger`` so dashboards and scrapers
-written for vLLM work unchanged against the simulator. Exposition follows
-prometheus_client: counters are typed under their base name and sampled with
-``_total``; labels are sorted.
+buckets follow vLLM's V1 ``PrometheusStatLogger`` (``vllm/v1/metrics/loggers.py``)
+so dashboards, scrapers and the generated SLO rules written for vLLM work
+unchanged against the simulator. ``http_requests_total{handler,method,status}``
+follows prometheus-fastapi-instrumentator, which vLLM's API server installs
+(status grouped as ``2xx``/``4xx``/``5xx``; ``/metrics`` and ``/health`` not
+counted). Exposition follows prometheus_client: counters are typed under their
+base name and sampled with ``_total``; labels are sorted.
 """
 
 from __future__ import annotations
@@ -12,22 +15,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Counter", "Histogram", "VllmMetrics", "CONTENT_TYPE", "build_1_2_5_buckets"]
+from gpufleet.core.slo_metrics import ITL_BUCKETS, REQUEST_LATENCY_BUCKETS, TTFT_BUCKETS
+
+__all__ = ["Counter", "Histogram", "HttpRequests", "VllmMetrics", "CONTENT_TYPE", "build_1_2_5_buckets"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-TTFT_BUCKETS = (
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
-    2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-)
-ITL_BUCKETS = (
-    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
-    5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
-)
-REQUEST_LATENCY_BUCKETS = (
-    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0,
-    60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
-)
+# vLLM's buckets, shared with the generated rules (one source).
+__all__ += ["TTFT_BUCKETS", "ITL_BUCKETS", "REQUEST_LATENCY_BUCKETS"]
 
 
 def build_1_2_5_buckets(max_value: int) -> tuple[float, ...]:
@@ -100,10 +95,34 @@ class Histogram:
         return out
 
 
+class HttpRequests:
+    """``http_requests_total`` as prometheus-fastapi-instrumentator counts it in vLLM."""
+
+    EXCLUDED = ("/metrics", "/health", "/load", "/ping", "/version", "/server_info")
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], Counter] = {}
+
+    def observe(self, handler: str, method: str, status: int) -> None:
+        if handler in self.EXCLUDED or handler.startswith("/sim/"):
+            return
+        key = (handler, method, f"{status // 100}xx")
+        self.counts.setdefault(key, Counter()).inc()
+
+    def render(self) -> list[str]:
+        name = "http_requests_total"
+        lines = [f"# HELP {name} Total number of requests by method, status and handler.", f"# TYPE {name} counter"]
+        for (handler, method, status), counter in sorted(self.counts.items()):
+            labels = _labels({"handler": handler, "method": method, "status": status})
+            lines.append(f"{name}{labels} {_fmt(counter.value)}")
+        return lines
+
+
 class VllmMetrics:
     """The simulator's metric set; gauges are read from callbacks at scrape time."""
 
-    FINISHED_REASONS = ("stop", "length", "abort")
+    # vLLM's FinishReason strings (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS).
+    FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
 
     def __init__(
         self,
@@ -122,10 +141,16 @@ class VllmMetrics:
         )
         self.prompt_tokens = Counter()
         self.generation_tokens = Counter()
+        self.num_preemptions = Counter()  # the simulator never preempts
+        # No prefix caching: every prompt token is a query, none a hit.
+        self.prefix_cache_queries = Counter()
+        self.prefix_cache_hits = Counter()
+        self.http = HttpRequests()
         self.request_success = {reason: Counter() for reason in self.FINISHED_REASONS}
         token_buckets = build_1_2_5_buckets(max_model_len)
         self.ttft = Histogram(TTFT_BUCKETS)
         self.itl = Histogram(ITL_BUCKETS)
+        self.tpot = Histogram(ITL_BUCKETS)  # per-request mean time per output token
         self.e2e = Histogram(REQUEST_LATENCY_BUCKETS)
         self.queue_time = Histogram(REQUEST_LATENCY_BUCKETS)
         self.request_prompt_tokens = Histogram(token_buckets)
@@ -140,6 +165,10 @@ class VllmMetrics:
         for name, help_text, counter in (
             ("vllm:prompt_tokens", "Number of prefill tokens processed.", self.prompt_tokens),
             ("vllm:generation_tokens", "Number of generation tokens processed.", self.generation_tokens),
+            ("vllm:num_preemptions", "Cumulative number of preemption from the engine.", self.num_preemptions),
+            ("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+             self.prefix_cache_queries),
+            ("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", self.prefix_cache_hits),
         ):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name}_total{base} {_fmt(counter.value)}"]
         name = "vllm:request_success"
@@ -150,6 +179,8 @@ class VllmMetrics:
         for name, help_text, hist in (
             ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft),
             ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", self.itl),
+            ("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.",
+             self.tpot),
             ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", self.e2e),
             ("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", self.queue_time),
             ("vllm:request_prompt_tokens", "Number of prefill tokens processed.", self.request_prompt_tokens),
@@ -161,4 +192,5 @@ class VllmMetrics:
                 lines.append(f"{name}_bucket{labels} {_fmt(cumulative)}")
             lines.append(f"{name}_count{base} {_fmt(hist.count)}")
             lines.append(f"{name}_sum{base} {_fmt(hist.sum)}")
+        lines += self.http.render()
         return "\n".join(lines) + "\n"

@@ -54,6 +54,7 @@ class SimOptions:
     max_model_len: int | None = None
     kv_capacity_tokens: int | None = None
     truth_size: int = 10000
+    output_text: str | None = None
 
 
 _HELP = {
@@ -76,6 +77,7 @@ _HELP = {
     "max_model_len": "context length limit (prompt + max_tokens)",
     "kv_capacity_tokens": "KV-cache capacity in tokens (limits admission)",
     "truth_size": "ground-truth records kept by GET /sim/requests (ring buffer)",
+    "output_text": "answer with this text's tokens (repeated to max_tokens) instead of random words",
 }
 
 
@@ -105,6 +107,8 @@ def validate(options: SimOptions) -> None:
         value = getattr(options, name)
         if value is not None and value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
+    if options.output_text is not None and not options.output_text.strip():
+        raise ValueError("output_text must contain at least one token")
     for name in ("tokens_per_chunk", "default_max_tokens", "truth_size", "max_num_seqs",
                  "max_model_len", "kv_capacity_tokens"):
         value = getattr(options, name)
@@ -190,6 +194,7 @@ class SimConfig:
     default_max_tokens: int
     faults: FaultConfig
     truth_size: int
+    output_text: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary, served at ``GET /sim/config``."""
@@ -216,6 +221,7 @@ class SimConfig:
             "default_max_tokens": self.default_max_tokens,
             "faults": dataclasses.asdict(self.faults),
             "truth_size": self.truth_size,
+            "output_text": self.output_text,
         }
 
 
@@ -249,4 +255,5 @@ def resolve(options: SimOptions, book: ProfileBook | None = None) -> SimConfig:
         default_max_tokens=options.default_max_tokens,
         faults=_faults(options),
         truth_size=options.truth_size,
+        output_text=options.output_text,
     )

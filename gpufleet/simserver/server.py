@@ -2,7 +2,8 @@
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions``,
 ``POST /v1/completions``, ``GET /health``, ``GET /metrics``,
-``GET|DELETE /sim/requests`` (ground truth) and ``GET /sim/config``.
+``GET|DELETE /sim/requests`` (ground truth), ``GET /sim/config`` and
+``PUT /sim/faults`` (runtime switches, see :mod:`switches`).
 Handlers only validate, plan faults and hand the request to the
 :class:`~gpufleet.simserver.engine.Engine`, which does all the timing.
 """
@@ -16,6 +17,7 @@ import random
 import socket
 import time
 import uuid
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +26,7 @@ from gpufleet.simserver.faults import plan_faults
 from gpufleet.simserver.metrics import CONTENT_TYPE, VllmMetrics
 from gpufleet.simserver.model import Scheduler, Sequence
 from gpufleet.simserver.options import SimConfig
+from gpufleet.simserver.switches import SwitchError, switched_config
 from gpufleet.simserver.protocol import (
     CHAT,
     COMPLETIONS,
@@ -35,7 +38,7 @@ from gpufleet.simserver.protocol import (
     parse_request,
 )
 from gpufleet.simserver.truth import TruthLog, TruthRecord
-from gpufleet.tokens import OUTPUT_VOCAB
+from gpufleet.tokens import OUTPUT_VOCAB, tokenize
 
 __all__ = ["SimServer", "bind_socket", "serve"]
 
@@ -48,6 +51,12 @@ _INJECTED_ERRORS = {
 def request_rng(seed: int, seq_no: int) -> random.Random:
     """The RNG of request ``seq_no``: independent of every other request."""
     return random.Random(f"gpufleet-sim:{seed}:{seq_no}")
+
+
+def fixed_tokens(text: str, n: int) -> list[str]:
+    """The first ``n`` tokens of ``text`` repeated (``--output-text``: deterministic answers)."""
+    pieces = tokenize(text)
+    return [pieces[i % len(pieces)] for i in range(n)]
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -76,7 +85,7 @@ class SimServer:
         self.engine = Engine(self.scheduler, self.metrics, tokens_per_chunk=config.tokens_per_chunk)
         self.truth = TruthLog(config.truth_size)
         self._seq = itertools.count()
-        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._count_http])
         self.app.add_routes(
             [
                 web.get("/v1/models", self.models),
@@ -87,6 +96,7 @@ class SimServer:
                 web.get("/sim/requests", self.truth_get),
                 web.delete("/sim/requests", self.truth_clear),
                 web.get("/sim/config", self.sim_config),
+                web.put("/sim/faults", self.sim_faults),
             ]
         )
         self.app.on_startup.append(self._start_engine)
@@ -97,6 +107,24 @@ class SimServer:
 
     async def _stop_engine(self, _app: web.Application) -> None:
         await self.engine.close()
+
+    @web.middleware
+    async def _count_http(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """http_requests_total by route, method and status class, when the response is done."""
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "none"
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.metrics.http.observe(path, request.method, exc.status)
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.metrics.http.observe(path, request.method, 500)
+            raise
+        self.metrics.http.observe(path, request.method, response.status)
+        return response
 
     # -- plain routes ----------------------------------------------------
     async def models(self, _request: web.Request) -> web.Response:
@@ -128,6 +156,20 @@ class SimServer:
 
     async def sim_config(self, _request: web.Request) -> web.Response:
         return _json(self.config.describe())
+
+    async def sim_faults(self, request: web.Request) -> web.Response:
+        """Change faults / fixed latencies for new requests; answers the new configuration."""
+        try:
+            body = await request.json(loads=json.loads)
+        except ValueError:
+            return _json(ApiError(400, "Request body is not valid JSON.").body(), 400)
+        try:
+            config = switched_config(self.config, body)
+        except SwitchError as exc:
+            return _json(ApiError(400, str(exc)).body(), 400)
+        self.config = config
+        self.scheduler.timing = config.timing
+        return _json(config.describe())
 
     # -- completions -----------------------------------------------------
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -173,6 +215,8 @@ class SimServer:
             return self._reject(record, plan.error_status, body, "injected_error", echo)
 
         tokens = rng.choices(OUTPUT_VOCAB, k=parsed.max_tokens)
+        if config.output_text is not None:  # drawn anyway, so timing draws stay where they were
+            tokens = fixed_tokens(config.output_text, parsed.max_tokens)
         prefix = "chatcmpl-" if endpoint == CHAT else "cmpl-"
         response_id = prefix + (header_id or uuid.uuid4().hex)
         loop = asyncio.get_running_loop()

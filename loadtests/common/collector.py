@@ -13,6 +13,7 @@ tests compare them with the requests the server saw).
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from typing import Any
 
@@ -95,12 +96,20 @@ class ProcessState:
             errors=tuple(self.errors),
         )
 
-    def payload(self, done: bool) -> dict[str, Any]:
-        """One message to the master: new records plus the latest summary."""
+    def payload(self, done: bool, *, local: bool = False) -> dict[str, Any]:
+        """One message to the master: new records plus the latest summary.
+
+        `local`: for the aggregator in this same process, records are handed over as objects
+        (no row encoding and decoding)."""
         if done:
             self.final_shipped = True
-        return {"process": self.name, "rows": self.take_rows(), "summary": self.summary(done).to_dict(),
-                "done": done, "model": self.model}
+        if local:
+            records, self._pending = self._pending, []
+            batch: dict[str, Any] = {"records": records}
+        else:
+            batch = {"rows": self.take_rows()}
+        return {"process": self.name, **batch, "summary": self.summary(done).to_dict(), "done": done,
+                "model": self.model}
 
 
 class Aggregator:
@@ -121,8 +130,10 @@ class Aggregator:
     def receive(self, node: str, payload: dict[str, Any]) -> None:
         """Merge one message; a malformed one is kept as a problem (the run becomes incomplete)."""
         try:
-            rows = payload["rows"]
-            new = [RequestRecord.from_row(row) for row in rows]
+            if "records" in payload:  # same process (a local run): already records
+                new = list(payload["records"])
+            else:
+                new = [RequestRecord.from_row(row) for row in payload["rows"]]
             summary = ProcessSummary.from_dict(payload["summary"])
         except (KeyError, TypeError, ValueError) as exc:
             self.problems.append(f"bad batch from {node}: {exc!r}")
@@ -186,4 +197,16 @@ class Aggregator:
             "failed": failed,
             "processes_done": len(self.done & self.expected),
             "processes": len(self.expected),
+            "ttft_p95_ms": self.live_ttft_p95(),
         }
+
+    def live_ttft_p95(self) -> float | None:
+        """Nearest-rank p95 TTFT of the successful requests so far (the measured window's once it began)."""
+        window_start = self.started_at + self.options.warmup_s
+        ttfts = [r.ttft_ms for r in self.records if r.ok and r.ttft_ms is not None]
+        measured = [r.ttft_ms for r in self.records
+                    if r.ok and r.ttft_ms is not None and r.scheduled_at >= window_start]
+        sample = sorted(measured or ttfts)
+        if not sample:
+            return None
+        return round(sample[math.ceil(0.95 * len(sample)) - 1], 3)

@@ -69,11 +69,10 @@ def process_name(environment: Environment) -> str:
 
 
 def _deliver(environment: Environment, state: ProcessState, done: bool) -> None:
-    payload = state.payload(done)
     if isinstance(environment.runner, WorkerRunner):
-        environment.runner.send_message(MESSAGE, payload)
+        environment.runner.send_message(MESSAGE, state.payload(done))
     elif RUNTIME.aggregator is not None:
-        RUNTIME.aggregator.receive(LOCAL, payload)
+        RUNTIME.aggregator.receive(LOCAL, state.payload(done, local=True))
         _after_receive(environment)
 
 

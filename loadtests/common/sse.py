@@ -1,9 +1,17 @@
 """Parse OpenAI-compatible responses and decide each request's outcome.
 
-Pure: the network code feeds it lines with arrival times, so every failure
-kind (error event, malformed chunk, missing [DONE], missing usage) is tested
-without a server. Token counts come only from the server's `usage` object;
-chunks are never counted as tokens (a chunk may carry several tokens).
+Pure: the network code feeds it body bytes (or lines) with arrival times, so
+every failure kind (error event, malformed chunk, missing [DONE], missing
+usage) is tested without a server. Token counts come only from the server's
+`usage` object; chunks are never counted as tokens (a chunk may carry
+several tokens).
+
+The hot path is `StreamParser.feed(data, at)`: one call per socket read,
+events split in bulk on blank lines, every event of the read stamped with
+the read's time (they arrived together), a single-line `data:` event parsed
+without building per-line strings. Anything unusual (CRLF line ends,
+comments, multi-line events, other fields) goes through the line-by-line
+path, which implements the whole SSE grammar.
 """
 
 from __future__ import annotations
@@ -85,7 +93,11 @@ class StreamParser:
             raise ValueError(f"endpoint must be '{CHAT}' or '{COMPLETIONS}', got {endpoint!r}")
         self.endpoint = endpoint
         self._data: list[str] = []
+        self._pending = b""  # bytes of an event whose blank line has not arrived yet
+        self._by_line = False  # switched to the line-by-line path for the rest of the stream
         self._content_times: list[float] = []
+        self.content_chars = 0  # characters of generated text so far
+        self.done_at: float | None = None  # arrival of [DONE]
         self._usage: tuple[int, int] | None = None
         self._done = False
         self._failure: tuple[Outcome, str] | None = None
@@ -104,6 +116,42 @@ class StreamParser:
         """Arrival times of content chunks so far (the live list, for partial records)."""
         return self._content_times
 
+    def feed(self, data: bytes, at: float) -> None:
+        """Body bytes of one read, all arrived at `at` (perf_counter seconds)."""
+        if self.finished or not data:
+            return
+        buf = self._pending + data if self._pending else data
+        if self._by_line or b"\r" in buf:
+            self._feed_lines(buf, at)
+            return
+        events = buf.split(b"\n\n")
+        self._pending = events.pop()
+        for event in events:
+            if event[:6] == b"data: " and b"\n" not in event:
+                self._handle(event[6:], at)
+            elif event:
+                self._lines(event.split(b"\n") + [b""], at)
+            if self.finished:
+                return
+
+    def _feed_lines(self, buf: bytes, at: float) -> None:
+        """The general path: whole lines through `feed_line`, the partial last line kept."""
+        self._by_line = True
+        lines = buf.split(b"\n")
+        self._pending = lines.pop()
+        self._lines(lines, at)
+
+    def _lines(self, lines: list[bytes], at: float) -> None:
+        for raw in lines:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._failure = (Outcome.MALFORMED, f"chunk is not UTF-8: {exc}"[:200])
+                return
+            self.feed_line(line[:-1] if line.endswith("\r") else line, at)
+            if self.finished:
+                return
+
     def feed_line(self, line: str, at: float) -> None:
         if self.finished:
             return
@@ -121,6 +169,11 @@ class StreamParser:
 
     def end(self, at: float) -> Parsed:
         """The connection ended (cleanly or not): the final outcome."""
+        if not self.finished and self._pending:  # a last event with complete lines but no blank line
+            complete = self._pending[:self._pending.rfind(b"\n") + 1]
+            self._pending = b""
+            if complete:
+                self._feed_lines(complete, at)
         if not self.finished and self._data:
             self._dispatch(at)  # last event without its blank line
         if self._failure is not None:
@@ -143,16 +196,34 @@ class StreamParser:
             return
         data = "\n".join(self._data)
         self._data = []
-        if data == "[DONE]":
+        self._handle(data, at)
+
+    def _handle(self, data: str | bytes, at: float) -> None:
+        """One event's data (bytes on the fast path, str from the line path)."""
+        if data == "[DONE]" or data == b"[DONE]":
             self._done = True
+            self.done_at = at
             return
         try:
-            obj = json.loads(data)
+            obj = _loads(data)
         except ValueError:
-            self._failure = (Outcome.MALFORMED, f"chunk is not JSON: {data[:80]!r}")
+            self._failure = (Outcome.MALFORMED, f"chunk is not JSON: {_text(data)[:80]!r}")
             return
+        if type(obj) is dict and "error" not in obj and obj.get("usage") is None:  # the common chunk
+            choices = obj.get("choices")
+            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                text = _fast_text(self.endpoint, choices[0])
+                if text is not None:
+                    if text:
+                        self.content_chars += len(text)
+                        self._content_times.append(at)
+                    return
+        self._general(obj, data, at)
+
+    def _general(self, obj: Any, data: str | bytes, at: float) -> None:
+        """Every shape check, for chunks the fast path does not recognise."""
         if not isinstance(obj, dict):
-            self._failure = (Outcome.MALFORMED, f"chunk is not a JSON object: {data[:80]!r}")
+            self._failure = (Outcome.MALFORMED, f"chunk is not a JSON object: {_text(data)[:80]!r}")
             return
         if "error" in obj:
             self._failure = (Outcome.HTTP_ERROR, f"error event: {_error_message(obj)}")
@@ -167,15 +238,50 @@ class StreamParser:
         if not isinstance(choices, list):
             self._failure = (Outcome.MALFORMED, "chunk has no 'choices' list")
             return
-        carried = False
+        chars = 0
         for choice in choices:
             text = _choice_text(self.endpoint, choice, stream=True)
             if text is None:
                 self._failure = (Outcome.MALFORMED, "chunk choice has an unexpected shape")
                 return
-            carried = carried or text != ""
-        if carried:
+            chars += len(text)
+        if chars:
+            self.content_chars += chars
             self._content_times.append(at)
+
+
+_SCAN = json.JSONDecoder().scan_once
+_WHITESPACE = " \t\n\r"
+
+
+def _loads(data: str | bytes) -> Any:
+    """json.loads without its Python layers for the usual compact object; the same result and errors."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj, end = _SCAN(text, 0)
+        if end == len(text) or not text[end:].strip(_WHITESPACE):
+            return obj
+    except (StopIteration, ValueError):
+        pass
+    return json.loads(data)  # leading whitespace, trailing data, invalid JSON: json decides (and raises)
+
+
+def _fast_text(endpoint: str, choice: dict) -> str | None:
+    """Text of a well-formed streamed choice; None to let the general path judge it."""
+    if endpoint == COMPLETIONS:
+        text = choice.get("text", "")
+        return text if type(text) is str else None
+    delta = choice.get("delta")
+    if type(delta) is not dict:
+        return None
+    content = delta.get("content")
+    if type(content) is str and "reasoning_content" not in delta and "reasoning" not in delta:
+        return content
+    return None
+
+
+def _text(data: str | bytes) -> str:
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
 def parse_body(endpoint: str, status: int, body: bytes) -> Parsed:

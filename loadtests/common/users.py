@@ -5,7 +5,8 @@ in an open loop (--gpufleet-rate) it is a dispatcher firing its share of the
 Poisson arrivals. When the measured window is over the driver stops sending,
 waits for its requests to end, and then idles until Locust stops it, so the
 final record batch is complete. Every finished request is also reported to
-Locust's own statistics (`events.request`), so the web UI shows it.
+Locust's own statistics (`events.request`), so the web UI shows it, and so
+are its TTFT, TPOT and ITL (`common.locust_stats`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from locust.runners import LocalRunner, WorkerRunner
 
 from common.client import LLMClient
 from common.lifecycle import RUNTIME  # importing it registers the event listeners
+from common.locust_stats import report_timings
 from common.profiles import OpenLoop, closed_loop, poisson_arrivals
 from common.timing import CLOCK
 from common.workload import Catalog, RequestPlan, load_catalog
@@ -69,6 +71,7 @@ class LLMUser(FastHttpUser):
             context={"request_id": record.request_id},
             start_time=record.sent_at,
         )
+        report_timings(self.environment, record)
 
     def dispatchers(self, configured: int) -> int:
         """How many users share the open-loop rate."""

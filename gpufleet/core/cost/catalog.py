@@ -23,7 +23,7 @@ CLOUD_FILES: dict[str, str] = {"aws": "aws.yaml", "alicloud": "alicloud.yaml"}
 
 ServiceKey = Literal[
     "cluster_fee", "nat_gateway", "nat_processed", "load_balancer", "public_ip",
-    "object_storage", "log_ingest", "log_storage", "block_storage",
+    "object_storage", "log_ingest", "log_storage", "block_storage", "managed_metrics_samples",
 ]
 # The unit each service must be priced in; compute.py relies on these.
 SERVICE_UNITS: dict[str, str] = {
@@ -36,6 +36,7 @@ SERVICE_UNITS: dict[str, str] = {
     "log_ingest": "GB",
     "log_storage": "GB-month",
     "block_storage": "GB-month",
+    "managed_metrics_samples": "million-samples",  # managed Prometheus ingestion (AMP / ARMS)
 }
 SPOT_UPPER_BOUND = (
     "no spot price in the catalog; the on-demand price is used as the upper bound "

@@ -105,6 +105,7 @@ def _lines(inputs: CostInputs, catalog: PriceCatalog) -> list[_Line]:
     for key, label, category, amount, unit, service in usage:
         if amount:
             lines.append(_Line(key, label, category, amount, amount, unit, svc(service), False))
+    lines += _monitoring_lines(inputs, svc)
     if inputs.log_ingest_gb_month and inputs.log_retention_days:
         price = svc("log_storage")
         stored = stored_log_gb(inputs.log_ingest_gb_month, inputs.log_retention_days, price.included_days)
@@ -112,6 +113,20 @@ def _lines(inputs: CostInputs, catalog: PriceCatalog) -> list[_Line]:
             label = f"log storage ({inputs.log_retention_days} days retention"
             label += f", first {price.included_days} included)" if price.included_days else ")"
             lines.append(_Line("log_storage", label, "logging", stored, stored, "GB", price, False))
+    return lines
+
+
+def _monitoring_lines(inputs: CostInputs, svc) -> list[_Line]:
+    """Prometheus volumes and, with remote write, managed-Prometheus ingestion (desired vs max size)."""
+    lines: list[_Line] = []
+    if inputs.monitoring_storage_gb:
+        q = inputs.monitoring_storage_gb
+        lines.append(_Line("monitoring_storage", "monitoring: Prometheus volumes", "monitoring", q, q, "GB",
+                           svc("block_storage"), False))
+    if inputs.managed_metrics_million_samples:
+        lines.append(_Line("managed_metrics", "monitoring: managed Prometheus ingestion", "monitoring",
+                           inputs.managed_metrics_million_samples, inputs.managed_metrics_million_samples_max,
+                           "million samples/month", svc("managed_metrics_samples"), False))
     return lines
 
 

@@ -85,6 +85,10 @@ class CostInputs:
     log_ingest_gb_month: Decimal = Decimal(0)
     log_retention_days: int = 0
     nat_processed_gb_month: Decimal = Decimal(0)
+    # The metrics pipeline: Prometheus volumes (all replicas), managed-Prometheus ingestion if enabled.
+    monitoring_storage_gb: Decimal = Decimal(0)
+    managed_metrics_million_samples: Decimal = Decimal(0)
+    managed_metrics_million_samples_max: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         where = f"stack '{self.stack}'"
@@ -103,7 +107,8 @@ class CostInputs:
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise CostInputError(f"{where}: {field_name} must be a whole number >= 0; got {value!r}")
-        for field_name in ("object_storage_gb", "log_ingest_gb_month", "nat_processed_gb_month"):
+        for field_name in ("object_storage_gb", "log_ingest_gb_month", "nat_processed_gb_month", "monitoring_storage_gb",
+                           "managed_metrics_million_samples", "managed_metrics_million_samples_max"):
             value = to_decimal(getattr(self, field_name), f"{where}: {field_name}")
             if value < 0:
                 raise CostInputError(f"{where}: {field_name} must be >= 0; got {value}")

@@ -21,7 +21,7 @@ from gpufleet.core.config import NodePool, StackConfig
 from gpufleet.core.gpu_capacity import ack_scaling_settings, gpu_capacity_plan
 from gpufleet.core.netplan import plan_subnets
 from gpufleet.infra.components.base import (
-    GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, ClusterResult,
+    GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, AlicloudExtras, ClusterResult,
     gpu_node_selector, gpu_tolerations, pool_labels, resource_name,
 )
 
@@ -196,6 +196,8 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
             weights_bucket_url=self.artifacts.bucket.bucket.apply(lambda b: f"oss://{b}"),
             weights_reader_role_arn=weights_role.arn,
             vpc_id=self.network.vpc.id,
+            alicloud=AlicloudExtras(self.cluster.id, rrsa.ram_oidc_provider_arn, rrsa.rrsa_oidc_issuer_url,
+                                    logs.project_name),
         )
         self.register_outputs({"cluster_id": self.cluster.id, "kubeconfig": kubeconfig,
                                "gpu_pool_id": self.gpu_pool.id})

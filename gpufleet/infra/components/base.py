@@ -26,6 +26,16 @@ def resource_name(cfg: StackConfig, suffix: str = "") -> str:
 
 
 @dataclass(frozen=True)
+class AlicloudExtras:
+    """What components after the cluster need from ACK: its id, RRSA's OIDC provider, the SLS project."""
+
+    cluster_id: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    log_project: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class ClusterResult:
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]  # always a secret
@@ -38,3 +48,4 @@ class ClusterResult:
     # (IRSA role ARN on AWS, RRSA role ARN on Alibaba Cloud).
     weights_reader_role_arn: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
+    alicloud: AlicloudExtras | None = None
