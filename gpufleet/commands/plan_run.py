@@ -75,10 +75,12 @@ def _progress(quiet: bool):
 
 def _node_limit(plan: StackPlan) -> str:
     """The GPU ceiling as the stack's autoscaler reads it (Karpenter counts GPUs on EKS, ACK counts nodes)."""
+    from gpufleet.core import clouds
+
     f = plan.fleet
-    if plan.cfg.cloud == "aws":
+    if clouds.get(plan.cfg.cloud).gpu_limit_unit == "gpus":
         return f"Karpenter NodePool limits nvidia.com/gpu: {f.karpenter_gpu_limit} (gpuPool.maxSize {f.pool_max})"
-    return f"ACK node pool max {f.pool_max} nodes (as a Karpenter limit: nvidia.com/gpu {f.karpenter_gpu_limit})"
+    return f"node pool max {f.pool_max} nodes (as a Karpenter limit: nvidia.com/gpu {f.karpenter_gpu_limit})"
 
 
 def summary(sweep: SweepResult, plan: StackPlan | None, ctx: report.PlanContext) -> list[str]:
