@@ -20,6 +20,9 @@ COMMAND_MODULES = (
     "promote",
     "plan",
     "prices",
+    "doctor",
+    "mirror",
+    "weights",
 )
 
 

@@ -1,4 +1,4 @@
-"""Entry point for `pulumi up` / `pulumi preview` (Pulumi.yaml: main: infra/)."""
+"""Entry point for the platform phase: `pulumi up` in the project root (Pulumi.yaml: main: infra/)."""
 
 import pulumi
 
@@ -6,7 +6,7 @@ from gpufleet.core.errors import StackConfigError
 from gpufleet.infra.entry import main
 
 try:
-    main()
+    main()  # the platform phase; workloads/__main__.py runs the workloads phase
 except StackConfigError as exc:
     # One line, no traceback: RunError is reported by the engine as a plain message.
     raise pulumi.RunError(str(exc)) from None

@@ -25,7 +25,7 @@ if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 fi
 rm -f "$log"
 # Debian may start the packaged daemons; the tests run their own on 127.0.0.1 with free ports.
-for svc in prometheus prometheus-alertmanager prometheus-node-exporter haproxy; do
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter haproxy docker-registry; do
   service "$svc" stop >/dev/null 2>&1
 done
 exit 0

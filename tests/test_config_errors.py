@@ -69,7 +69,7 @@ BAD_CONFIGS = [
     ('prod-cn-hangzhou', {'gpufleet:network.podCidr': '10.20.0.0/18'},
      "stack 'prod-cn-hangzhou': gpufleet:network.podCidr: 10.20.0.0/18 overlaps network.vpcCidr 10.20.0.0/16; CIDRs must not overlap"),
     ('prod-cn-hangzhou', {'gpufleet:network.podCidr': DELETE},
-     "stack 'prod-cn-hangzhou': gpufleet:network.podCidr: is required on alicloud (ACK Flannel pod network), e.g. 172.20.0.0/16"),
+     "stack 'prod-cn-hangzhou': gpufleet:network.podCidr: is required on alicloud (ACK Terway pod vSwitches, a VPC secondary CIDR block), e.g. 172.20.0.0/16"),
     ('prod-us-east-1', {'gpufleet:network.podCidr': '172.21.0.0/16'},
      "stack 'prod-us-east-1': gpufleet:network.podCidr: must not be set on aws (the VPC CNI gives pods VPC addresses)"),
     ('prod-us-east-1', {'gpufleet:network.zones': ['us-east-1a']},

@@ -207,3 +207,61 @@ def test_unlabelled_or_mislabelled_workloads_fail():
     assert wl.workload_cost_labels(DEPLOY, deployment(labels=other), ctx()) == [
         "metadata label gpufleet.io/stack='prod-eu-central-1' names another stack than 'prod-us-east-1'",
         "pod template label gpufleet.io/stack='prod-eu-central-1' names another stack than 'prod-us-east-1'"]
+
+
+# --------------------------------------------------------------------------- network-policy-enforced
+
+from gpufleet.policies import cni  # noqa: E402
+from gpufleet.policies.model import Resource as _Resource  # noqa: E402
+
+_ACK = "alicloud:cs/managedKubernetes:ManagedKubernetes"
+
+
+def _ack(*addons: dict) -> _Resource:
+    return _Resource(_ACK, "ack", {"addons": list(addons)})
+
+
+def test_flannel_on_ack_cannot_count_as_network_hardening():
+    found = cni.network_policy_enforced([_ack({"name": "flannel"}, {"name": "csi-plugin"})], None)
+    assert [v.message for v in found] == [
+        "cluster: uses Flannel (or no Terway add-on), which does not enforce NetworkPolicy: every default-deny is a "
+        "no-op; install terway-eniip with NetworkPolicy \"true\" at cluster creation"]
+
+
+def test_terway_needs_network_policy_switched_on():
+    off = cni.network_policy_enforced([_ack({"name": "terway-eniip", "config": '{"NetworkPolicy":"false"}'})], None)
+    assert [v.message for v in off] == [
+        "cluster: runs Terway without NetworkPolicy enabled (add-on config NetworkPolicy: \"true\"), so "
+        "NetworkPolicies are not enforced"]
+    on = cni.network_policy_enforced([_ack({"name": "terway-eniip", "config": '{"NetworkPolicy":"true"}'})], None)
+    assert on == []
+
+
+def test_eks_vpc_cni_must_enable_network_policy():
+    cluster = _Resource("aws:eks/cluster:Cluster", "eks", {})
+    bare = _Resource("aws:eks/addon:Addon", "cni", {"addonName": "vpc-cni"})
+    good = _Resource("aws:eks/addon:Addon", "cni", {"addonName": "vpc-cni",
+                                                      "configurationValues": '{"enableNetworkPolicy":"true"}'})
+    assert [v.message for v in cni.network_policy_enforced([cluster, bare], None)] == [
+        "cluster: vpc-cni add-on without configurationValues {\"enableNetworkPolicy\": \"true\"} does not enforce "
+        "NetworkPolicy: every default-deny is a no-op"]
+    assert [v.message for v in cni.network_policy_enforced([cluster], None)] == [
+        "cluster: has no managed vpc-cni add-on with enableNetworkPolicy, so NetworkPolicies are not enforced"]
+    assert cni.network_policy_enforced([cluster, good], None) == []
+
+
+def test_a_shipped_stack_with_flannel_fails_the_preview(tmp_path, monkeypatch):
+    """The mandatory rule turns a Flannel cluster into a failed preview, not a reported hardening."""
+    import gpufleet.infra.components.alicloud_addons as addons
+    from gpufleet.policy_runner import run_policies_for_previews
+    from gpufleet.preview.engine import preview_stack
+
+    monkeypatch.setattr(addons, "TERWAY", "flannel")
+    preview = preview_stack("prod-cn-hangzhou")
+    results = run_policies_for_previews([preview])["prod-cn-hangzhou"]
+    assert [(r.policy, r.level) for r in results if r.policy == "network-policy-enforced"] == [
+        ("network-policy-enforced", "mandatory")]
+    # ... and the default-deny policies no longer count as met: each protected namespace is reported.
+    unenforced = sorted(r.message for r in results if r.policy == "network-default-deny")
+    assert unenforced and all("is not enforced by the cluster's CNI" in m for m in unenforced)
+    assert {"namespace 'llm-blue'", "namespace 'llm-green'", "namespace 'gateway'"} <= {m.split(":")[0] for m in unenforced}

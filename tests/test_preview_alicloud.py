@@ -51,7 +51,12 @@ def test_vswitches_in_every_zone_and_snat_through_one_eip(stack):
     assert nat["natType"] == "Enhanced"
     assert one(p, "alicloud:ecs/eipAssociation:EipAssociation")["instanceType"] == "Nat"
     snats = of_type(p, "alicloud:vpc/snatEntry:SnatEntry")
-    assert len(snats) == len(zones)
+    # Nodes and (Terway) pods each leave through SNAT, one entry per vSwitch.
+    pod_switches = [r for r in of_type(p, "alicloud:vpc/switch:Switch") if "-pods-" in r.name]
+    assert sorted(r.inputs["zoneId"] for r in pod_switches) == sorted(zones)
+    assert len(snats) == 2 * len(zones)
+    sources = {s.inputs["sourceVswitchId"] for s in snats}
+    assert len(sources) == 2 * len(zones)
     assert {s.inputs["snatIp"] for s in snats} == {next(iter({s.inputs["snatIp"] for s in snats}))}
 
 
@@ -79,8 +84,14 @@ def test_gpu_node_pool(stack):
 def test_acr_private_immutable_and_vpc_linked(stack):
     p = cached_preview(stack)
     assert one(p, "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance")["imageScanner"] == "ACR"
-    repo = one(p, "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo")
-    assert repo["repoType"] == "PRIVATE" and repo["tagImmutability"] is True
+    repos = of_type(p, "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo")
+    assert {(r.inputs["namespace"], r.inputs["name"]) for r in repos} == {
+        ("gpufleet", n) for n in ("vllm-openai", "gateway", "envoy", "ratelimit", "gateway-helm", "keda",
+                                  "keda-metrics-apiserver", "keda-admission-webhooks", "kube-prometheus-stack",
+                                  "dcgm-exporter", "prometheus", "alertmanager", "prometheus-operator",
+                                  "prometheus-config-reloader", "kube-webhook-certgen", "kube-state-metrics",
+                                  "node-exporter", "grafana", "k8s-sidecar", "gpufleet-moderation")} | {("gpufleet-charts", "keda")}
+    assert all(r.inputs["repoType"] == "PRIVATE" and r.inputs["tagImmutability"] is True for r in repos)
     assert one(p, "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc")["moduleName"] == "Registry"
     assert "-registry-vpc." in p.outputs["registryUrl"]
 

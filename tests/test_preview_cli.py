@@ -14,10 +14,16 @@ def test_preview_all_json_lists_every_stack_with_resources(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [s["stack"] for s in doc["stacks"]] == shipped_stacks()
     for s in doc["stacks"]:
-        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "observability"}
+        assert set(s) == {"stack", "ok", "error", "resources", "outputs", "policies", "observability", "phases"}
         assert s["ok"] is True and s["error"] is None
-        assert all(set(r) == {"type", "name", "inputs"} for r in s["resources"])
+        assert all(set(r) == {"type", "name", "inputs", "phase", "urn", "parent", "provider", "dependsOn", "refs"}
+                   for r in s["resources"])
         assert s["outputs"]["kubeconfig"] == "[secret]"
+        # Both phases of every stack: platform (project gpufleet) then workloads (gpufleet-workloads).
+        assert [(p["phase"], p["project"], p["ok"]) for p in s["phases"]] == [
+            ("platform", "gpufleet", True), ("workloads", "gpufleet-workloads", True)]
+        assert [p["resources"] for p in s["phases"]] == [
+            sum(r["phase"] == phase for r in s["resources"]) for phase in ("platform", "workloads")]
 
 
 def test_preview_one_stack_prints_counts_pool_and_exports(capsys):

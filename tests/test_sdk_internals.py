@@ -81,3 +81,10 @@ def test_a_program_runs_repeatedly_in_one_process_with_its_own_stack_each_time()
     assert first.outputs == {"secret": "[secret]", "stack": "prod-us-east-1"}
     assert second.outputs["stack"] == "prod-eu-central-1"
     assert first.resources == [] and second.resources == []
+
+
+def test_invoke_gating_is_the_engines_feature():
+    from pulumi.runtime.proto import resource_pb2
+
+    info = sdk.with_invoke_gating(resource_pb2.DeploymentInfo(supportedFeatures=[]))
+    assert list(info.supportedFeatures) == [resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON]

@@ -205,7 +205,11 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             from gpufleet.promote.automation import PulumiStack, StackUnavailable
 
             try:
-                pulumi_stack = PulumiStack(args.stack, project.root)  # as given: pulumi resolves org/project
+                # The HTTPRoute, the gateway address and the kubeconfig live in the workloads phase's stack
+                # (its own project beside the platform's; a single-project layout keeps the root).
+                workloads = project.root / "workloads"
+                pulumi_stack = PulumiStack(args.stack, workloads if (workloads / "Pulumi.yaml").exists()
+                                           else project.root)  # as given: pulumi resolves org/project
                 outputs = pulumi_stack.outputs()
             except StackUnavailable as exc:
                 raise CannotRun(str(exc)) from None

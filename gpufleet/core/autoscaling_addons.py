@@ -20,6 +20,9 @@ CATALOG = Path(__file__).resolve().parent / "catalog" / "autoscaling.yaml"
 KEDA_NAMESPACE = "keda"
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
+# China: charts live in their own ACR namespace. `helm push` names the repository after the chart,
+# and the KEDA chart and the KEDA image are both `keda`: in one namespace, one tag would hold both.
+CHARTS_NAMESPACE = "gpufleet-charts"
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +41,8 @@ def keda_chart(jurisdiction: str, registry_url: str) -> ChartSource:
     k = catalog()["keda"]
     if jurisdiction != "cn":
         return ChartSource(k["chart"], k["version"], k["repo"])
-    public = registry_url.replace("-registry-vpc.", "-registry.", 1).rstrip("/")
-    return ChartSource(f"oci://{public}/keda", k["version"], None)
+    host = registry_url.replace("-registry-vpc.", "-registry.", 1).split("/", 1)[0]
+    return ChartSource(f"oci://{host}/{CHARTS_NAMESPACE}/keda", k["version"], None)
 
 
 def _image(ref: str) -> dict[str, str]:

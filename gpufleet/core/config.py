@@ -70,7 +70,7 @@ class Network(_Model):
     vpc_cidr: str
     zones: tuple[str, ...]
     service_cidr: str
-    # Alibaba ACK with Flannel needs a pod CIDR; on AWS pods take VPC addresses (VPC CNI).
+    # Alibaba ACK with Terway: pod vSwitches on this VPC secondary CIDR; on AWS pods take VPC addresses (VPC CNI).
     pod_cidr: str | None = None
 
 

@@ -65,7 +65,23 @@ def aws_kms_key_policy(account_id: str, partition: str, region: str) -> str:
          "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
          "Resource": "*",
          "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:*"}}},
+        # Node groups launch through Auto Scaling; encrypted EBS volumes with a customer-managed key
+        # need its service-linked role here (AWS: "Required AWS KMS key policy for use with encrypted volumes").
+        {"Sid": "AutoScalingUseOfTheKey", "Effect": "Allow",
+         "Principal": {"AWS": aws_autoscaling_slr_arn(account_id, partition)},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+         "Resource": "*"},
+        {"Sid": "AutoScalingAttachmentOfPersistentResources", "Effect": "Allow",
+         "Principal": {"AWS": aws_autoscaling_slr_arn(account_id, partition)},
+         "Action": ["kms:CreateGrant"],
+         "Resource": "*",
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}},
     )
+
+
+def aws_autoscaling_slr_arn(account_id: str, partition: str) -> str:
+    """The Auto Scaling service-linked role (it must exist before the key policy names it: `gpufleet doctor`)."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 
 
 def ram_rrsa_trust(oidc_provider_arn: str, issuer_url: str, subject: str) -> str:

@@ -133,6 +133,12 @@ def print_table(console: Console, costs: Sequence[StackCost], tokens: Mapping[st
     flagged = [t.stack for t in tokens.values() if t.flagged]
     if flagged:
         console.print(f"{FLAG} load test did not pass its SLO gate for: {', '.join(flagged)}")
+    from gpufleet.core.registry_billing import registry_billing
+    for cost in costs:  # the registry is not priced; say how it is billed where destroy cannot refund it
+        facts = registry_billing(cost.cloud)
+        if facts["warning"]:
+            console.print(f"{cost.stack}: registry {facts['service']} {facts['edition']}, {facts['billing']}: "
+                          f"{facts['warning']}")
 
 
 def render_table(costs: Sequence[StackCost], tokens: Mapping[str, TokenCost], lines: bool = False, width: int = 160) -> str:

@@ -12,17 +12,20 @@ import importlib
 # Modules the program imports lazily, per cloud or per feature.
 PROGRAM_MODULES = (
     "gpufleet.infra.program",
+    "gpufleet.infra.workloads",
     "gpufleet.infra.components.aws",
     "gpufleet.infra.components.alicloud",
     "gpufleet.infra.components.traffic",
 )
+# The two phases of a region, each its own Pulumi stack (docs/deploy.md).
+PLATFORM, WORKLOADS = "platform", "workloads"
 
 
-def main() -> None:
-    """Run the program for the current stack (config from the engine)."""
+def main(phase: str = PLATFORM) -> None:
+    """Run one phase of the program for the current stack (config from the engine)."""
     from gpufleet.infra.program import main as program
 
-    program()
+    program(phase)
 
 
 def preload() -> None:

@@ -1,7 +1,16 @@
-"""The Pulumi program: load config, pick the cloud, build, export.
+"""The Pulumi program: load config, then run one phase of the stack.
 
-Kept as a function (not module-level code) so the offline preview can run it
-once per stack in one process.
+Two phases per region, each its own Pulumi stack (same stack name, two
+projects, one stack file; see docs/deploy.md):
+
+- `platform` (project `gpufleet`, `infra/`): network, cluster, node pools,
+  registry, buckets, KMS, logs, IAM/RAM. No Kubernetes object.
+- `workloads` (project `gpufleet-workloads`, `workloads/`): everything
+  Kubernetes, through a provider built from the platform's outputs
+  (StackReference), after the images and weights are in place.
+
+Kept as functions (not module-level code) so the offline preview can run both
+phases for every stack in one process.
 """
 
 from __future__ import annotations
@@ -10,51 +19,28 @@ import pulumi
 
 from gpufleet.core.config import StackConfig
 from gpufleet.infra.stack_config import read_pulumi_config
-from gpufleet.infra.components.base import ClusterResult
-from gpufleet.infra.components.model_server import ModelServer, ModelServerArgs
-from gpufleet.infra.components.observability import build_observability
-from gpufleet.core.workloads import release_params
 from gpufleet.core.errors import StackConfigError
+from gpufleet.infra.clouds import binding
+from gpufleet.infra.components.base import PlatformResult, gpu_node_selector, gpu_tolerations
+
+PLATFORM, WORKLOADS = "platform", "workloads"
+PHASES = (PLATFORM, WORKLOADS)
 
 
-def build_cluster(cfg: StackConfig) -> ClusterResult:
-    name = f"{cfg.stack}"
-    if cfg.cloud == "aws":
-        from gpufleet.infra.components.aws import AwsArgs, AwsGpuCluster
-        from gpufleet.infra.autoscaling_wiring import karpenter_for
-        eks = AwsGpuCluster(name, AwsArgs(config=cfg))
-        karpenter_for(cfg, eks)
-        return eks.result
-    from gpufleet.infra.components.alicloud import AlicloudArgs, AlicloudGpuCluster
-    return AlicloudGpuCluster(name, AlicloudArgs(config=cfg)).result
-
-
-def deploy_model_servers(cfg: StackConfig, cluster: ClusterResult) -> dict[str, ModelServer]:
-    """One ModelServer per configured release, through the cluster's explicit provider."""
-    if cfg.cloud == "aws":
-        # EKS GPU AMIs carry the driver but not the device plugin; ACK GPU pools install their own.
-        from gpufleet.infra.components.model_server import GpuDevicePlugin, GpuDevicePluginArgs
-        from gpufleet.core.workloads import gpu_plugin_params
-        GpuDevicePlugin(f"{cfg.stack}-nvidia", GpuDevicePluginArgs(gpu_plugin_params(cfg), cluster.provider))
-    late = {"weights_bucket_url": cluster.weights_bucket_url,
-            "weights_reader_role_arn": cluster.weights_reader_role_arn,
-            "registry_url": cluster.registry_url}
-    from gpufleet.infra.autoscaling_wiring import keda_for
-    keda = keda_for(cfg, cluster)
-    return {name: ModelServer(f"{cfg.stack}-{name}",
-                              ModelServerArgs(release_params(cfg, name, release), cluster.provider, late, keda=[keda.release]))
-            for name, release in cfg.releases.items()}
-
-
-def export_stack(cfg: StackConfig, cluster: ClusterResult, servers: dict[str, ModelServer]) -> None:
+def export_platform(cfg: StackConfig, platform: PlatformResult, cost: dict) -> None:
+    """What people read and what the workloads phase needs (names are the StackReference contract)."""
+    pulumi.export("phase", PLATFORM)
     pulumi.export("cloud", cfg.cloud)
     pulumi.export("region", cfg.region)
     pulumi.export("jurisdiction", cfg.jurisdiction)
-    pulumi.export("clusterName", cluster.cluster_name)
-    pulumi.export("kubeconfig", cluster.kubeconfig)
-    pulumi.export("vpcId", cluster.vpc_id)
-    pulumi.export("registryUrl", cluster.registry_url)
-    pulumi.export("weightsBucketUrl", cluster.weights_bucket_url)
+    pulumi.export("clusterName", platform.cluster_name)
+    pulumi.export("vpcId", platform.vpc_id)
+    pulumi.export("registryUrl", platform.registry_url)
+    pulumi.export("weightsBucketUrl", platform.weights_bucket_url)
+    pulumi.export("weightsReaderRoleArn", platform.weights_reader_role_arn)
+    for key, value in platform.access.items():
+        pulumi.export(key, value)
+    pulumi.export("registry", platform.registry)
     pulumi.export("gpuPool", {
         "instanceType": cfg.gpu_pool.instance_type,
         "gpuModel": cfg.gpu_model,
@@ -63,12 +49,10 @@ def export_stack(cfg: StackConfig, cluster: ClusterResult, servers: dict[str, Mo
         "desiredSize": cfg.gpu_pool.desired_size,
         "maxSize": cfg.gpu_pool.max_size,
         "capacity": cfg.gpu_pool.capacity,
-        "nodeSelector": cluster.gpu_node_selector,
-        "tolerations": cluster.gpu_tolerations,
+        "nodeSelector": gpu_node_selector(cfg),
+        "tolerations": gpu_tolerations(),
     })
-    pulumi.export("releases", {name: {"model": cfg.releases[name].model, "namespace": server.namespace,
-                                      "endpoint": server.endpoint, "replicas": cfg.releases[name].replicas}
-                               for name, server in servers.items()})
+    pulumi.export("cost", cost)
 
 
 def stack_cost(cfg: StackConfig) -> dict:
@@ -86,17 +70,17 @@ def stack_cost(cfg: StackConfig) -> dict:
     return {**stack_cost_outputs(cost), "gpu_capacity": capacity}
 
 
-def main() -> None:
+def main(phase: str = PLATFORM) -> None:
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r} (allowed: {', '.join(PHASES)})")
     cfg = read_pulumi_config()  # raises StackConfigError before any resource exists
-    cost = stack_cost(cfg)      # so does an unpriced instance type
-    cluster = build_cluster(cfg)
-    servers = deploy_model_servers(cfg, cluster)
-    build_observability(cfg, cluster, servers)  # metrics pipeline, SLO alerts, dashboards (after the servers)
-    export_stack(cfg, cluster, servers)
-    from gpufleet.infra.components.moderation import deploy_moderation
-    stage = deploy_moderation(cfg, cluster, servers)  # None unless the stack declares moderation
-    if cfg.traffic is not None:
-        from gpufleet.infra.components.traffic import build_traffic
-        build_traffic(cfg, cluster, cfg.traffic, cfg.releases,
-                      pulumi.ResourceOptions(depends_on=[*servers.values(), *([stage] if stage else [])]))
-    pulumi.export("cost", cost)
+    if phase == PLATFORM:
+        cost = stack_cost(cfg)  # so does an unpriced instance type
+        export_platform(cfg, binding(cfg.cloud).build_platform(cfg), cost)
+        return
+    from gpufleet.infra.workloads import run_workloads
+    run_workloads(cfg)
+
+
+def main_workloads() -> None:
+    main(WORKLOADS)

@@ -70,3 +70,12 @@ def run_program(program: Callable[[], None]) -> None:
 
 def sync_await(awaitable: Awaitable[T]) -> T:
     return _sync_await(awaitable)
+
+
+def with_invoke_gating(info: Any) -> Any:
+    """A DeploymentInfo that also advertises INVOKE_DEPENDS_ON, as the real engine does: invokes wait for
+    their dependencies instead of answering unknown (the offline preview's workloads phase needs it)."""
+    from pulumi.runtime.proto import resource_pb2
+
+    info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
+    return info

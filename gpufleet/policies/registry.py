@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import autoscaling_rules as scaling
 from . import china_rules as cn
+from . import cni
 from . import cloud_hardening as cloud
 from . import moderation_path
 from . import observability as obs
@@ -230,6 +231,14 @@ POLICIES: tuple[PolicySpec, ...] = (
         level="mandatory", scope="stack", validate=wl.network_default_deny,
         config={"exemptNamespaces": {**_STRINGS, "default": list(wl.DEFAULT_EXEMPT_NAMESPACES),
                                      "description": "namespaces managed by the platform, not by this stack"}},
+    ),
+    PolicySpec(
+        id="network-policy-enforced",
+        why="A default-deny NetworkPolicy is hardening only where the CNI enforces it; Flannel on ACK and the "
+            "EKS VPC CNI without enableNetworkPolicy accept every policy and enforce none.",
+        source="ACK: use network policies (Terway, shared-ENI mode); Amazon EKS user guide: restrict pod network "
+               "traffic with Kubernetes network policies (VPC CNI enableNetworkPolicy)",
+        level="mandatory", scope="stack", validate=cni.network_policy_enforced,
     ),
     PolicySpec(
         id="container-resource-limits",

@@ -77,6 +77,15 @@ def network_default_deny(resources: Sequence[Resource], ctx: PolicyContext) -> l
             owners.setdefault(k8s.namespace_of(r.props), r)
         elif kind == "NetworkPolicy" and is_default_deny(r.props):
             protected.add(k8s.namespace_of(r.props))
+    from .cni import network_policy_enforced
+
+    if network_policy_enforced(resources, ctx):  # a cluster of this stack cannot enforce any NetworkPolicy
+        return [Violation(f"namespace {ns!r}: its default-deny NetworkPolicy is not enforced by the cluster's CNI "
+                          "(see network-policy-enforced)", owner)
+                for ns, owner in sorted(owners.items()) if ns and ns in protected and ns not in exempt] + [
+            Violation(f"namespace {ns!r} has no default-deny NetworkPolicy (podSelector {{}}, policyTypes "
+                      "[Ingress, Egress], no rules)", owner)
+            for ns, owner in sorted(owners.items()) if ns and ns not in protected and ns not in exempt]
     return [Violation(f"namespace {ns!r} has no default-deny NetworkPolicy (podSelector {{}}, policyTypes "
                       "[Ingress, Egress], no rules)", owner)
             for ns, owner in sorted(owners.items()) if ns and ns not in protected and ns not in exempt]

@@ -20,6 +20,28 @@ ALICLOUD_ACCOUNT = "1234567890123456"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIOFFLINEPREVIEW\n-----END CERTIFICATE-----\n").decode()
 
 
+def ack_offered_versions(args: dict[str, Any]) -> dict[str, Any]:
+    """DescribeKubernetesVersionMetadata as the catalog records it (gpufleet/core/catalog/ack_versions.yaml)."""
+    from gpufleet.core.catalog_ack import offered_ack_versions
+
+    versions = offered_ack_versions()
+    wanted = args.get("kubernetesVersion")
+    metadatas = [{"version": v, "runtimes": [{"name": "containerd", "version": "1.6.36"}]}
+                 for v in versions if not wanted or v == wanted]
+    return {"clusterType": args.get("clusterType", "ManagedKubernetes"), "profile": args.get("profile", "Default"),
+            "kubernetesVersion": wanted or "", "metadatas": metadatas, "id": "ack-versions"}
+
+
+def _has_unknown(value: Any) -> bool:
+    from gpufleet.infra.sdk_internals import is_unknown
+
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_unknown(v) for v in value)
+    return is_unknown(value)
+
+
 class UnmockedDataSource(LookupError):
     """The program called a data source the offline engine cannot answer."""
 
@@ -41,14 +63,33 @@ class FleetMocks(pulumi.runtime.Mocks):
     stack: str
     region: str
     registrations: list[Registration] = field(default_factory=list)
+    # The platform phase's outputs: what the workloads phase's StackReference reads.
+    platform_outputs: dict[str, Any] = field(default_factory=dict)
+    platform_secrets: list[str] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every data source asked, in order
 
     # ------------------------------------------------------------ resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), args.custom))
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(args)
         rid = f"{args.name}-{_short_hash(self.stack, args.typ, args.name)}"
         state = dict(args.inputs)
         state.update(self._computed(args.typ, args.name, rid, state))
         return rid, state
+
+    def _stack_reference(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """Answer a read of the platform stack with the platform phase's outputs; no platform preview, no answer."""
+        name = args.resource_id or str(args.inputs.get("name", ""))
+        if not self.platform_outputs:
+            raise UnmockedDataSource(f"offline preview has no outputs for stack reference {name!r}: "
+                                     "preview the platform phase first")
+        unknown = sorted(k for k, v in self.platform_outputs.items() if _has_unknown(v))
+        if unknown:  # a real platform stack's outputs are all known after `pulumi up`
+            raise UnmockedDataSource(f"platform outputs {', '.join(unknown)} are unknown in the offline preview; "
+                                     "compute them in FleetMocks._computed (gpufleet/preview/mocks.py)")
+        return name, {"name": name, "outputs": dict(self.platform_outputs),
+                      "secretOutputNames": list(self.platform_secrets)}
 
     def _computed(self, typ: str, name: str, rid: str, inputs: dict[str, Any]) -> dict[str, Any]:
         region, h = self.region, _short_hash(self.stack, name)
@@ -80,6 +121,10 @@ class FleetMocks(pulumi.runtime.Mocks):
                 out.update(arn=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}")
             elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 out.update(latestVersion=1, defaultVersion=1)
+            elif typ == "aws:sqs/queue:Queue":
+                queue = inputs.get("name") or f"{name}-{h}"
+                out.update(name=queue, url=f"https://sqs.{region}.amazonaws.com/{AWS_ACCOUNT}/{queue}",
+                           arn=f"arn:aws:sqs:{region}:{AWS_ACCOUNT}:{queue}")
             elif typ == "aws:ec2/eip:Eip":
                 out.update(publicIp=f"198.51.100.{int(h[:2], 16) % 250 + 1}", allocationId=f"eipalloc-{h}")
             return out
@@ -108,6 +153,7 @@ class FleetMocks(pulumi.runtime.Mocks):
     # ------------------------------------------------------------ data sources
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
         token = args.token
+        self.calls.append((token, dict(args.args)))
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": AWS_ACCOUNT, "arn": f"arn:aws:iam::{AWS_ACCOUNT}:user/offline-preview",
                     "userId": "AIDAOFFLINEPREVIEW", "id": AWS_ACCOUNT}
@@ -126,6 +172,8 @@ class FleetMocks(pulumi.runtime.Mocks):
         if token == "alicloud:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ALICLOUD_ACCOUNT, "arn": f"acs:ram::{ALICLOUD_ACCOUNT}:root",
                     "identityType": "Account", "id": ALICLOUD_ACCOUNT}
+        if token == "alicloud:cs/getKubernetesVersion:getKubernetesVersion":
+            return ack_offered_versions(args.args)
         if token == "alicloud:cs/getClusterCredential:getClusterCredential":
             cluster_id = args.args.get("clusterId", "")
             kubeconfig = (

@@ -60,6 +60,31 @@ def _cost_table(outputs: dict[str, Any]) -> Table | None:
     return table
 
 
+def _registry_table(outputs: dict[str, Any]) -> Table | None:
+    """Registry edition and billing; a prepaid subscription says that destroy does not refund it."""
+    registry = outputs.get("registry")
+    if not registry:
+        return None
+    table = Table(title="Registry", show_edge=False, title_justify="left", show_header=False)
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for key in ("service", "edition", "billing", "payAsYouGo"):
+        if registry.get(key):
+            table.add_row(key, escape(str(registry[key])))
+    if registry.get("warning"):
+        table.add_row("[yellow]warning[/yellow]", f"[yellow]{escape(registry['warning'])}[/yellow]")
+    return table
+
+
+def _phases_table(preview: StackPreview) -> Table:
+    table = Table(title="Phases (one Pulumi stack each, run in this order)", show_edge=False, title_justify="left")
+    for col in ("phase", "project", "resources", "result"):
+        table.add_column(col)
+    for ph in preview.phases:
+        table.add_row(ph.phase, ph.project, str(ph.resources), "ok" if ph.ok else escape(ph.error or "invalid"))
+    return table
+
+
 def _exports_table(outputs: dict[str, Any]) -> Table:
     table = Table(title="Exports", show_edge=False, title_justify="left", show_header=False)
     table.add_column("name")
@@ -73,7 +98,7 @@ def _exports_table(outputs: dict[str, Any]) -> Table:
 
 def render(previews: Iterable[StackPreview], console: Console | None = None,
            extra_sections: Iterable = (), policy_summary: dict[str, str] | None = None) -> None:
-    console = console or Console()
+    console = console or Console(emoji=False)  # ARNs like acs:ram:... are not emoji codes
     previews = list(previews)
     for p in previews:
         if not p.ok:
@@ -81,11 +106,13 @@ def render(previews: Iterable[StackPreview], console: Console | None = None,
             continue
         o = p.outputs
         title = f"{p.stack}  ·  {o.get('cloud')} {o.get('region')}  ·  jurisdiction {o.get('jurisdiction')}"
-        parts = [_counts_table(p), _pool_table(o), _releases_table(o), _cost_table(o), _exports_table(o)]
+        parts = [_phases_table(p), _counts_table(p), _pool_table(o), _releases_table(o), _cost_table(o),
+                 _registry_table(o), _exports_table(o)]
         parts += [section(p) for section in extra_sections]
         console.print(Panel(Group(*[x for x in parts if x is not None]), title=title, border_style="green"))
     summary = Table(title="Preview summary", title_justify="left")
     summary.add_column("stack")
+    summary.add_column("phase")
     summary.add_column("result")
     summary.add_column("resources", justify="right")
     summary.add_column("policies")
@@ -93,6 +120,10 @@ def render(previews: Iterable[StackPreview], console: Console | None = None,
     summary.add_column("seconds", justify="right")
     for p in previews:
         usd = (p.outputs.get("cost") or {}).get("totals", {}).get("USD", {}).get("desired", {}).get("monthly", "")
-        summary.add_row(p.stack, "[green]ok[/green]" if p.ok else "[red]invalid[/red]", str(len(p.resources)),
-                        escape((policy_summary or {}).get(p.stack, "")), usd, f"{p.seconds:.2f}")
+        rows = [(ph.phase, ph.ok, ph.resources) for ph in p.phases] or [("", p.ok, len(p.resources))]
+        for i, (phase, ok, count) in enumerate(rows):
+            first = i == 0
+            summary.add_row(p.stack if first else "", phase, "[green]ok[/green]" if ok else "[red]invalid[/red]",
+                            str(count), escape((policy_summary or {}).get(p.stack, "")) if first else "",
+                            usd if first else "", f"{p.seconds:.2f}" if first else "")
     console.print(summary)

@@ -1,4 +1,4 @@
-"""Alibaba Cloud: ACK Pro with Flannel, ACR Enterprise, OSS, Alibaba Cloud DNS; mainland China stacks."""
+"""Alibaba Cloud: ACK Pro with Terway, ACR Enterprise, OSS, Alibaba Cloud DNS; mainland China stacks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from gpufleet.core.naming import acr_vpc_host, resource_name
 
 @dataclass(frozen=True)
 class Alicloud(Cloud):
+    def registry_billing(self) -> dict[str, Any]:
+        from gpufleet.core.registry_billing import ACR_BILLING
+        return dict(ACR_BILLING)
+
     def registry_host(self, stack: str, region: str) -> str | None:
         """ACR's VPC endpoint is named after the stack, so config checks can use it before deploy."""
         return acr_vpc_host(stack, region)
@@ -53,7 +57,7 @@ ALICLOUD = Alicloud(
     bucket_scheme="oss://", bucket_region_env="OSS_REGION", billing_currency="CNY",
     # the free Alibaba Cloud DNS edition allows no TTL below 600 s
     dns_service="alidns", dns_ttl_seconds=600, nat_per_zone=False, public_api_endpoint=False,
-    needs_pod_cidr=True, pod_network="ACK Flannel pod network",
+    needs_pod_cidr=True, pod_network="ACK Terway pod vSwitches, a VPC secondary CIDR block",
     gpu_limit_unit="nodes", metrics_remote_write="arms", remote_write_sigv4=False, needs_metrics_server=False,
     default_weights_fetcher=False, weights_fetcher_hint="an image with ossutil 2.x in the stack's ACR, pinned by digest",
     bucket_service="OSS", log_service="SLS",

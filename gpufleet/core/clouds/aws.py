@@ -14,6 +14,10 @@ CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 
 @dataclass(frozen=True)
 class Aws(Cloud):
+    def registry_billing(self) -> dict[str, Any]:
+        from gpufleet.core.registry_billing import ECR_BILLING
+        return dict(ECR_BILLING)
+
     def weights_fetch_command(self, src: str, dest: str) -> list[str]:
         return ["aws", "s3", "sync", "--only-show-errors", "--no-progress", src, dest]
 

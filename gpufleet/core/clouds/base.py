@@ -84,3 +84,7 @@ class Cloud:
     def log_retention_days(self) -> tuple[int, ...] | None:
         """The only retention periods the cloud's log service accepts (None: any)."""
         return None
+
+    def registry_billing(self) -> dict[str, Any]:
+        """How the stack's registry is bought (edition, billing, refund warning); see core/registry_billing.py."""
+        raise NotImplementedError

@@ -1,4 +1,5 @@
-"""Alibaba Cloud (mainland China): VPC, NAT, ACK Pro with a system and a GPU pool, ACR and an OSS weights bucket.
+"""Alibaba Cloud platform phase (mainland China): VPC, NAT, ACK Pro with Terway, a system and a GPU pool,
+ACR and an OSS weights bucket. No Kubernetes object is created here (see gpufleet.infra.workloads).
 
 Secure by default: the API server gets no public EIP, secrets are envelope-
 encrypted with a rotating KMS key, control-plane and audit logs go to an SLS
@@ -15,14 +16,18 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from gpufleet.core import iam_documents as docs, naming
-from gpufleet.core.catalog import load_instance_catalog
+from gpufleet.core import iam_documents as docs
 from gpufleet.core.config import NodePool, StackConfig
 from gpufleet.core.gpu_capacity import ack_scaling_settings, gpu_capacity_plan
 from gpufleet.core.netplan import plan_subnets
+from gpufleet.core.podnet import pod_subnets
+from gpufleet.infra.components.alicloud_addons import (
+    cluster_addons, install_addons,
+)
+from gpufleet.infra.components.alicloud_registry import AcrRegistry, acr_billing_facts
 from gpufleet.infra.components.base import (
-    GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, AlicloudExtras, ClusterResult,
-    gpu_node_selector, gpu_tolerations, pool_labels, resource_name,
+    GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, PlatformResult,
+    pool_labels, resource_name,
 )
 
 CONTROL_PLANE_LOG_COMPONENTS = ["apiserver", "kcm", "scheduler", "ccm", "controlplane-events"]
@@ -32,6 +37,8 @@ ACK_PRO = "ack.pro.small"
 @dataclass(frozen=True)
 class AlicloudArgs:
     config: StackConfig
+    # The exact ACK version string, from what the region offers (alicloud_addons.offered_version).
+    version: str
 
 
 class AlicloudNetwork(pulumi.ComponentResource):
@@ -62,13 +69,25 @@ class AlicloudNetwork(pulumi.ComponentResource):
             internet_charge_type="PayByTraffic", payment_type="PayAsYouGo", isp="BGP", tags=tags, opts=child)
         association = alicloud.ecs.EipAssociation(f"{name}-nat-eip", allocation_id=self.eip.id,
                                                   instance_id=self.nat.id, instance_type="Nat", opts=child)
-        for zone, vswitch in zip(cfg.network.zones, self.vswitches):
+        # Terway: pods take addresses from their own vSwitches, on a secondary CIDR block of the VPC.
+        self.pod_cidr = alicloud.vpc.Ipv4CidrBlock(f"{name}-pod-cidr", vpc_id=self.vpc.id,
+                                                   secondary_cidr_block=cfg.network.pod_cidr, opts=child)
+        after_pod_cidr = pulumi.ResourceOptions(parent=self, depends_on=[self.pod_cidr])
+        self.pod_vswitches = [
+            alicloud.vpc.Switch(f"{name}-pods-{zone}", vpc_id=self.vpc.id, zone_id=zone, cidr_block=cidr,
+                                vswitch_name=f"{resource_name(cfg)}-pods-{zone}", tags=tags, opts=after_pod_cidr)
+            for zone, cidr in zip(cfg.network.zones, pod_subnets(cfg.network.pod_cidr, len(cfg.network.zones)))
+        ]
+        self.snat_entries = [
             alicloud.vpc.SnatEntry(
-                f"{name}-snat-{zone}", snat_table_id=self.nat.snat_table_ids, source_vswitch_id=vswitch.id,
-                snat_ip=self.eip.ip_address, snat_entry_name=f"{resource_name(cfg)}-{zone}",
+                f"{name}-snat-{role}-{zone}", snat_table_id=self.nat.snat_table_ids, source_vswitch_id=vswitch.id,
+                snat_ip=self.eip.ip_address, snat_entry_name=f"{resource_name(cfg)}-{role}-{zone}",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[association]))
+            for role, switches in (("nodes", self.vswitches), ("pods", self.pod_vswitches))
+            for zone, vswitch in zip(cfg.network.zones, switches)
+        ]
         self.register_outputs({"vpc_id": self.vpc.id, "vswitch_ids": [v.id for v in self.vswitches],
-                               "nat_eip": self.eip.ip_address})
+                               "pod_vswitch_ids": [v.id for v in self.pod_vswitches], "nat_eip": self.eip.ip_address})
 
 
 class AlicloudArtifacts(pulumi.ComponentResource):
@@ -94,22 +113,8 @@ class AlicloudArtifacts(pulumi.ComponentResource):
             retention_period=cfg.cluster.log_retention_days, shard_count=2, auto_split=True,
             max_split_shard_count=16, opts=child)
 
-        self.registry = alicloud.cr.RegistryEnterpriseInstance(
-            f"{name}-acr", instance_name=naming.acr_instance_name(cfg.stack), instance_type="Standard",
-            payment_type="Subscription", period=12, renewal_status="AutoRenewal", renew_period=12,
-            image_scanner="ACR", tags=tags, opts=child)
-        alicloud.cs.RegistryEnterpriseNamespace(
-            f"{name}-acr-ns", instance_id=self.registry.id, name="gpufleet", auto_create=False,
-            default_visibility="PRIVATE", opts=child)
-        alicloud.cs.RegistryEnterpriseRepo(
-            f"{name}-acr-vllm", instance_id=self.registry.id, namespace="gpufleet", name="vllm-openai",
-            repo_type="PRIVATE", summary="vLLM OpenAI-compatible server, mirrored in-region",
-            tag_immutability=True, opts=child)
-        alicloud.cr.VpcEndpointLinkedVpc(
-            f"{name}-acr-vpc", instance_id=self.registry.id, vpc_id=network.vpc.id,
-            vswitch_id=network.vswitches[0].id, module_name="Registry",
-            enable_create_dns_record_in_pvzt=True, opts=child)
-        self.registry_url = pulumi.Output.from_input(f"{naming.acr_vpc_host(cfg.stack, cfg.region)}/gpufleet")
+        self.registry = AcrRegistry(f"{name}-registry", cfg, network.vpc.id, network.vswitches[0].id, opts=child)
+        self.registry_url = self.registry.registry_url
 
         self.bucket_name = account_id.apply(lambda a: f"{resource_name(cfg, 'weights')}-{a}"[:63])
         self.bucket = alicloud.oss.Bucket(
@@ -125,10 +130,11 @@ class AlicloudArtifacts(pulumi.ComponentResource):
 
 
 class AlicloudGpuCluster(pulumi.ComponentResource):
-    """ACK Pro with RRSA, a system and a GPU node pool, and an explicit Kubernetes provider."""
+    """ACK Pro with Terway (NetworkPolicy enforced), RRSA and its webhook, the ACR credential helper,
+    a system and a GPU node pool."""
 
     def __init__(self, name: str, args: AlicloudArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("gpufleet:alicloud:GpuCluster", name, None, opts)
+        super().__init__("gpufleet:alicloud:GpuCluster", name, None, opts)  # type token kept: renaming replaces state
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
         tags = cfg.tags
@@ -136,12 +142,14 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
         self.network = AlicloudNetwork(f"{name}-net", cfg, opts=child)
         self.artifacts = AlicloudArtifacts(f"{name}-artifacts", cfg, account_id, self.network, opts=child)
         key, logs = self.artifacts.key, self.artifacts.log_project
-        version = load_instance_catalog().cloud("alicloud").kubernetes_versions[cfg.cluster.kubernetes_version].release
+        egress = [*self.network.snat_entries, self.network.pod_cidr]
 
         self.cluster = alicloud.cs.ManagedKubernetes(
-            f"{name}-ack", name=resource_name(cfg), cluster_spec=ACK_PRO, version=version,
+            f"{name}-ack", name=resource_name(cfg), cluster_spec=ACK_PRO,
+            version=args.version,  # the newest patch ACK offers in the region for the pinned minor
             vswitch_ids=[v.id for v in self.network.vswitches],
-            pod_cidr=cfg.network.pod_cidr, service_cidr=cfg.network.service_cidr, proxy_mode="ipvs",
+            pod_vswitch_ids=[v.id for v in self.network.pod_vswitches],
+            service_cidr=cfg.network.service_cidr, proxy_mode="ipvs",
             new_nat_gateway=False,           # our NAT gateway + SNAT above
             slb_internet_enabled=False,      # API server not exposed on a public EIP
             is_enterprise_security_group=True,
@@ -151,18 +159,17 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
             control_plane_log_components=CONTROL_PLANE_LOG_COMPONENTS,
             audit_log_config=alicloud.cs.ManagedKubernetesAuditLogConfigArgs(enabled=True,
                                                                             sls_project_name=logs.project_name),
-            addons=[alicloud.cs.ManagedKubernetesAddonArgs(name=n) for n in
-                    ("flannel", "csi-plugin", "csi-provisioner", "ack-node-problem-detector")]
-                   + [alicloud.cs.ManagedKubernetesAddonArgs(
-                       name="logtail-ds", config=logs.project_name.apply(
-                           lambda p: f'{{"IngressDashboardEnabled":"false","sls_project_name":"{p}"}}'))],
+            addons=cluster_addons(logs.project_name),
             maintenance_window=alicloud.cs.ManagedKubernetesMaintenanceWindowArgs(
                 enable=True, maintenance_time="2026-01-04T18:00:00.000Z", duration="4h", weekly_period="Sunday"),
             deletion_protection=cfg.cluster.deletion_protection, timezone="Asia/Shanghai",
-            tags=tags, opts=child)
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=egress))
 
-        self.system_pool = self._node_pool(f"{name}-system", cfg, "system", cfg.system_pool, key)
-        self.gpu_pool = self._node_pool(f"{name}-gpu", cfg, "gpu", cfg.gpu_pool, key)
+        # Nodes pull images and register only once they can leave through SNAT.
+        self.system_pool = self._node_pool(f"{name}-system", cfg, "system", cfg.system_pool, key, egress)
+        self.gpu_pool = self._node_pool(f"{name}-gpu", cfg, "gpu", cfg.gpu_pool, key, egress)
+        self.addons = install_addons(f"{name}", cfg, self, self.cluster, self.artifacts.registry.instance,
+                                     [self.system_pool])
 
         # RRSA: the model-server service account reads weights, nothing else.
         rrsa = self.cluster.rrsa_metadata
@@ -180,30 +187,23 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
         alicloud.ram.RolePolicyAttachment(f"{name}-weights-reader", role_name=weights_role.role_name,
                                           policy_name=weights_policy.policy_name, policy_type="Custom", opts=child)
 
-        credential = alicloud.cs.get_cluster_credential_output(
-            cluster_id=self.cluster.id, temporary_duration_minutes=60,
-            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.system_pool]))
-        kubeconfig = pulumi.Output.secret(credential.kube_config)
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True,
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]))
-        self.result = ClusterResult(
+        self.result = PlatformResult(
             cluster_name=self.cluster.name,
-            kubeconfig=kubeconfig,
-            provider=provider,
-            gpu_node_selector=gpu_node_selector(cfg),
-            gpu_tolerations=gpu_tolerations(),
             registry_url=self.artifacts.registry_url,
             weights_bucket_url=self.artifacts.bucket.bucket.apply(lambda b: f"oss://{b}"),
             weights_reader_role_arn=weights_role.arn,
             vpc_id=self.network.vpc.id,
-            alicloud=AlicloudExtras(self.cluster.id, rrsa.ram_oidc_provider_arn, rrsa.rrsa_oidc_issuer_url,
-                                    logs.project_name),
+            # The workloads phase asks ACK for the API server and CA on every run: no credential is stored.
+            # RRSA's OIDC provider and the SLS project serve components after the cluster (moderation stage).
+            access={"clusterId": self.cluster.id, "registryInstanceId": self.artifacts.registry.instance.id,
+                    "rrsaOidcProviderArn": rrsa.ram_oidc_provider_arn, "rrsaOidcIssuerUrl": rrsa.rrsa_oidc_issuer_url,
+                    "logProject": logs.project_name},
+            registry=acr_billing_facts(),
         )
-        self.register_outputs({"cluster_id": self.cluster.id, "kubeconfig": kubeconfig,
-                               "gpu_pool_id": self.gpu_pool.id})
+        self.register_outputs({"cluster_id": self.cluster.id, "gpu_pool_id": self.gpu_pool.id})
 
     def _node_pool(self, name: str, cfg: StackConfig, pool_name: str, pool: NodePool,
-                   key: alicloud.kms.Key) -> alicloud.cs.NodePool:
+                   key: alicloud.kms.Key, egress: list[pulumi.Resource]) -> alicloud.cs.NodePool:
         taints = [alicloud.cs.NodePoolTaintArgs(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)] \
             if pool_name == "gpu" else None
         # The GPU pool may use every fitting type, in order (stockouts); the system pool is one type.
@@ -224,4 +224,4 @@ class AlicloudGpuCluster(pulumi.ComponentResource):
             management=alicloud.cs.NodePoolManagementArgs(enable=True, auto_repair=True, auto_vul_fix=True,
                                                           max_unavailable=1),
             install_cloud_monitor=True, security_hardening_os=True,
-            tags=cfg.tags, opts=pulumi.ResourceOptions(parent=self))
+            tags=cfg.tags, opts=pulumi.ResourceOptions(parent=self, depends_on=egress))

@@ -112,7 +112,9 @@ class KarpenterIam(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class KarpenterNodesArgs:
     config: StackConfig
-    iam: KarpenterIam
+    # From the platform phase's KarpenterIam (through the StackReference): never a credential.
+    queue_name: pulumi.Input[str]
+    controller_role_arn: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
     node_role_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
@@ -128,7 +130,7 @@ class KarpenterNodes(pulumi.ComponentResource):
         cfg = args.config
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         chart = addons.karpenter_chart()
-        values = pulumi.Output.all(args.cluster_name, args.iam.queue.name, args.iam.role.arn).apply(
+        values = pulumi.Output.all(args.cluster_name, args.queue_name, args.controller_role_arn).apply(
             lambda a: addons.karpenter_values(a[0], a[1], a[2], SYSTEM_SELECTOR))
         self.release = k8s.helm.v3.Release(
             f"{name}-karpenter", name="karpenter", chart=chart.chart, version=chart.version,

@@ -1,4 +1,7 @@
-"""AWS: VPC, EKS with a system and a GPU node group, ECR and an S3 weights bucket.
+"""AWS platform phase: VPC, EKS with a system and a GPU node group, ECR and an S3 weights bucket.
+
+No Kubernetes object is created here: the workloads phase (gpufleet.infra.workloads)
+reaches the private API server in a later run, from inside the VPC.
 
 Secure by default: private API endpoint (public only allow-listed), secrets
 envelope-encrypted with a rotating KMS key, every control-plane log type on,
@@ -7,25 +10,26 @@ IMDSv2 on every node, private/encrypted/versioned buckets, immutable ECR tags.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from gpufleet.core import iam_documents as docs, naming
 from gpufleet.core.config import StackConfig, NodePool
-from gpufleet.infra.kubeconfig import eks_kubeconfig
 from gpufleet.core.netplan import plan_subnets
+from gpufleet.core.registry_billing import registry_billing
 from gpufleet.infra.components.base import (
-    GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, ClusterResult,
-    gpu_node_selector, gpu_tolerations, pool_labels, resource_name,
+    GPU_TAINT_KEY, GPU_TAINT_VALUE, MODEL_SERVER_SA_SUBJECT, PlatformResult, pool_labels, resource_name,
 )
+from gpufleet.infra.components.registries import aws_repositories
 
 EKS_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 AMI_TYPES = {"system": "AL2023_x86_64_STANDARD", "gpu": "AL2023_x86_64_NVIDIA"}
 CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT"}
+# Without it the VPC CNI does not enforce NetworkPolicy and every default-deny is a silent no-op
+# (EKS user guide: "Restrict pod network traffic with Kubernetes network policies").
+VPC_CNI_CONFIGURATION = '{"enableNetworkPolicy":"true"}'
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class AwsNetwork(pulumi.ComponentResource):
 
         self.private_subnets: list[aws.ec2.Subnet] = []
         self.private_route_tables: list[aws.ec2.RouteTable] = []
+        # What a node needs before it boots: its subnet's default route through a NAT gateway.
+        self.egress: list[pulumi.Resource] = []
         for zone, private_cidr, public_cidr in zip(cfg.network.zones, private_cidrs, public_cidrs):
             public = aws.ec2.Subnet(
                 f"{name}-public-{zone}", vpc_id=self.vpc.id, cidr_block=public_cidr, availability_zone=zone,
@@ -72,8 +78,9 @@ class AwsNetwork(pulumi.ComponentResource):
                 f"{name}-private-rt-{zone}", vpc_id=self.vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
                 tags=tags, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id,
-                                          route_table_id=rt.id, opts=child)
+            assoc = aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id,
+                                                  route_table_id=rt.id, opts=child)
+            self.egress += [nat, assoc]
             self.private_subnets.append(private)
             self.private_route_tables.append(rt)
 
@@ -99,11 +106,15 @@ class AwsArtifacts(pulumi.ComponentResource):
             tags=tags, opts=child)
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{resource_name(cfg)}", target_key_id=self.key.key_id, opts=child)
 
-        self.repository = aws.ecr.Repository(
-            f"{name}-vllm", name=f"gpufleet/{cfg.stack}/vllm-openai", image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self.key.arn)],
-            tags=tags, opts=child)
+        # One repository per image the workloads phase pulls (`gpufleet mirror` fills them first).
+        self.repositories = {
+            repo: aws.ecr.Repository(
+                f"{name}-{repo.replace('/', '-')}", name=f"gpufleet/{cfg.stack}/{repo}", image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self.key.arn)],
+                tags=tags, opts=child)
+            for repo in aws_repositories(cfg)}
+        self.repository = self.repositories["vllm-openai"]
 
         self.bucket = aws.s3.Bucket(f"{name}-weights", bucket_prefix=f"{resource_name(cfg, 'weights')}-"[:37],
                                     force_destroy=False, tags=tags, opts=child)
@@ -134,7 +145,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
     """EKS with IRSA, a system managed node group (GPU nodes come from Karpenter), and an explicit Kubernetes provider."""
 
     def __init__(self, name: str, args: AwsArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("gpufleet:aws:GpuCluster", name, None, opts)
+        super().__init__("gpufleet:aws:GpuCluster", name, None, opts)  # type token kept: renaming it replaces state
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
         tags = cfg.tags
@@ -194,17 +205,18 @@ class AwsGpuCluster(pulumi.ComponentResource):
             for short, pol in (("worker", "AmazonEKSWorkerNodePolicy"), ("ecr-pull", "AmazonEC2ContainerRegistryPullOnly"))
         ]
 
-        def addon(addon_name: str, role: aws.iam.Role | None = None, after: list[pulumi.Resource] | None = None) -> aws.eks.Addon:
+        def addon(addon_name: str, role: aws.iam.Role | None = None, after: list[pulumi.Resource] | None = None,
+                  configuration: str | None = None) -> aws.eks.Addon:
             return aws.eks.Addon(
                 f"{name}-{addon_name}", cluster_name=self.cluster.name, addon_name=addon_name,
-                service_account_role_arn=role.arn if role else None,
+                service_account_role_arn=role.arn if role else None, configuration_values=configuration,
                 resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                 tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=after))
 
-        vpc_cni = addon("vpc-cni", cni_role)
+        vpc_cni = addon("vpc-cni", cni_role, configuration=VPC_CNI_CONFIGURATION)
         addon("kube-proxy")
-        self.system_pool = self._node_group(f"{name}-system", cfg, "system", cfg.system_pool, node_role, key,
-                                            [*node_policies, vpc_cni])
+        after = [*node_policies, vpc_cni, *self.network.egress]
+        self.system_pool = self._node_group(f"{name}-system", cfg, "system", cfg.system_pool, node_role, key, after)
         # GPU nodes come from Karpenter (components/autoscaling.py), which launches them with this role.
         self.node_role, self.key = node_role, key
         addon("coredns", after=[self.system_pool])  # CoreDNS needs nodes to schedule on
@@ -215,24 +227,20 @@ class AwsGpuCluster(pulumi.ComponentResource):
                                lambda a: docs.aws_weights_read(a[0], a[1])),
                            opts=child)
 
-        kubeconfig = pulumi.Output.secret(pulumi.Output.all(
-            self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
-                lambda a: json.dumps(eks_kubeconfig(a[0], a[1], a[2], cfg.region))))
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True,
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]))
-        self.result = ClusterResult(
+        self.result = PlatformResult(
             cluster_name=self.cluster.name,
-            kubeconfig=kubeconfig,
-            provider=provider,
-            gpu_node_selector=gpu_node_selector(cfg),
-            gpu_tolerations=gpu_tolerations(),
             registry_url=self.artifacts.registry_url,
             weights_bucket_url=self.artifacts.bucket.bucket.apply(lambda b: f"s3://{b}"),
             weights_reader_role_arn=weights_role.arn,
             vpc_id=self.network.vpc.id,
+            # The workloads phase builds an `aws eks get-token` kubeconfig from these: no token is stored.
+            access={"clusterEndpoint": self.cluster.endpoint,
+                    "clusterCa": self.cluster.certificate_authority.data,
+                    "oidcProviderArn": self.oidc.arn},
+            registry=registry_billing("aws"),
         )
         self.register_outputs({"cluster_name": self.cluster.name, "endpoint": self.cluster.endpoint,
-                               "kubeconfig": kubeconfig, "oidc_provider_arn": self.oidc.arn})
+                               "oidc_provider_arn": self.oidc.arn})
 
     def _irsa_role(self, name: str, issuer_host: pulumi.Output[str], subject: str, tags: dict[str, str]) -> aws.iam.Role:
         trust = pulumi.Output.all(self.oidc.arn, issuer_host).apply(lambda a: docs.aws_irsa_trust(a[0], a[1], subject))

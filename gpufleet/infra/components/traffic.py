@@ -14,7 +14,8 @@ working for code and tests written against the single module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 
 import pulumi
 
@@ -109,13 +110,14 @@ def build_traffic(
     traffic: TrafficConfig,
     releases: Iterable[str],
     opts: pulumi.ResourceOptions | None = None,
+    crds: Sequence[pulumi.Resource] = (),
 ) -> tuple[TrafficRouter, WeightedEndpoint | None]:
     """The router (after the model servers: pass them in `opts.depends_on`), the DNS record, the output.
 
     A VPC-only gateway (a China stack without a declared public endpoint) gets no
     public DNS record: a public name must never resolve to a private address.
     """
-    args = router_args(cfg, cluster, traffic, releases)
+    args = dataclasses.replace(router_args(cfg, cluster, traffic, releases), crds=tuple(crds))
     router = TrafficRouter(cfg.stack, args, opts)
     endpoint = WeightedEndpoint(cfg.stack, endpoint_args(cfg, traffic, router.address)) if args.public else None
     pulumi.export(OUTPUT_GATEWAY_ADDRESS, router.address)

@@ -12,7 +12,7 @@ Everything here goes through the stack's explicit Kubernetes provider; children 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -48,6 +48,8 @@ class TrafficRouterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     # False: the load balancer is reachable only inside the VPC (see endpoint_is_public).
     public: bool = True
+    # The pinned Gateway API CRDs (gateway_crds.py): the controller and every custom resource wait for them.
+    crds: Sequence[pulumi.Resource] = ()
     # Which Service the route sends a release's traffic to (its moderation proxy's, when the stage runs).
     route_backend: Callable[[str], Backend] = backend_for
 
@@ -134,10 +136,11 @@ class TrafficRouter(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=600,
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace, *self.network_policies])
+                k8s_opts, pulumi.ResourceOptions(depends_on=[self.namespace, *self.network_policies, *args.crds])
             ),
         )
-        after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.controller]))
+        after_crds = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[self.controller, *args.crds]))
         annotations = load_balancer_annotations(args.cloud, args.stack, args.tags, public=args.public)
         self.envoy_proxy = k8s.apiextensions.CustomResource(
             f"{name}-envoyproxy",

@@ -21,11 +21,9 @@ CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 # Envoy Gateway v1.7 supports Kubernetes 1.32-1.35 (gateway.envoyproxy.io compatibility
 # matrix) and bundles the Gateway API v1.4 CRDs. China stacks pull the chart and
 # the three images from their own ACR (mirror them with `crane copy`, see docs/promote.md).
-ENVOY_GATEWAY_VERSION = "v1.7.0"
-ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
-ENVOY_GATEWAY_IMAGE = f"docker.io/envoyproxy/gateway:{ENVOY_GATEWAY_VERSION}"
-ENVOY_PROXY_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.37.0"
-ENVOY_RATELIMIT_IMAGE = "docker.io/envoyproxy/ratelimit:3fb70258"
+from gpufleet.core.gateway_pins import (  # noqa: E402,F401  (pins are data in core; names kept here)
+    ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_IMAGE, ENVOY_GATEWAY_VERSION, ENVOY_PROXY_IMAGE, ENVOY_RATELIMIT_IMAGE,
+)
 
 __all__ = ["tag_string"]  # re-exported: callers had it from the traffic module
 

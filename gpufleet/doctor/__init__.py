@@ -1,0 +1,1 @@
+"""`gpufleet doctor`: preflight checks against the cloud APIs before either phase runs."""
