@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "cost",
     "loadtest",
     "promote",
+    "plan",
     "prices",
     "doctor",
     "mirror",
