@@ -8,6 +8,7 @@ engine's decimals). Bounds come from the clouds' quotas where one exists.
 from __future__ import annotations
 
 from decimal import Decimal
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,20 +26,33 @@ def limits(path: Path = LIMITS_YAML) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-def max_nodes_per_pool(cloud: str) -> int:
-    return int(limits()["clouds"][cloud]["max_nodes_per_pool"])
+@dataclass(frozen=True)
+class PoolLimit:
+    """The most nodes one pool of a cloud may hold, with why and where that comes from."""
+
+    cloud: str
+    max_nodes: int
+    pool: str
+    why: str
+    source: str
+
+
+def pool_limit(cloud: str, pool: str) -> PoolLimit:
+    """`pool`: 'system' or 'gpu'."""
+    v = limits()["clouds"][cloud]["pools"][pool]
+    return PoolLimit(cloud, int(v["max_nodes"]), v["pool"], v["why"], v["source"])
 
 
 def check_bounds(cfg: Any, project: str) -> None:
     """ConfigError for the first value above its bound (cfg: a StackConfig)."""
-    node_limit = max_nodes_per_pool(cfg.cloud)
-    for key, pool in (("systemPool", cfg.system_pool), ("gpuPool", cfg.gpu_pool)):
+    for key, name, pool in (("systemPool", "system", cfg.system_pool), ("gpuPool", "gpu", cfg.gpu_pool)):
+        node_limit = pool_limit(cfg.cloud, name).max_nodes
         sizes = (("minSize", pool.min_size), ("desiredSize", pool.desired_size), ("maxSize", pool.max_size),
                  ("onDemandFloor", getattr(pool, "on_demand_floor", None) or 0))
         for field, value in sizes:
             if value > node_limit:
                 raise ConfigError(f"{project}:{key}.{field}", f"{value} is above the {node_limit} nodes one {cfg.cloud} "
-                                                              f"node pool may have (allowed: 0-{node_limit})")
+                                                              f"{name} pool may have (allowed: 0-{node_limit})")
     stack = limits()["stack"]
     cidrs = cfg.cluster.public_access_cidrs
     if len(cidrs) > stack["max_public_access_cidrs"]:
