@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "cost",
     "loadtest",
     "promote",
+    "plan",
     "prices",
     "doctor",
     "mirror",
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
 def add_cwd_option(parser: argparse.ArgumentParser, default: object) -> None:
     """`-C/--cwd DIR`, as `pulumi -C`: run as if started in DIR (the project is found from there)."""
     if any("--cwd" in action.option_strings for action in parser._actions):
@@ -72,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProjectError as exc:
         print(f"gpufleet {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # every command: one line and 130, never a traceback (promote logs it first)
+        print(f"gpufleet {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         os.chdir(previous)
 

@@ -8,7 +8,7 @@ config as context, and the same `--policy-pack-config` semantics for levels and 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -85,7 +85,8 @@ def _run_one(spec: PolicySpec, level: str, resources: Sequence[Resource], ctx: P
 
 def run_policies(preview: "StackPreview", cfg: "StackConfig | None" = None, *,
                  policy_config: PackConfig | None = None, compliance: ComplianceConfig | None = None,
-                 today: date | None = None, policies: Sequence[PolicySpec] = POLICIES) -> list[PolicyResult]:
+                 today: date | None = None, policies: Sequence[PolicySpec] = POLICIES,
+                 raw_config: Mapping[str, Any] | None = None) -> list[PolicyResult]:
     """Every violation of the stack's registered resources, mandatory first.
 
     `policy_config` has the shape of a `--policy-pack-config` file; `compliance` overrides
@@ -95,6 +96,8 @@ def run_policies(preview: "StackPreview", cfg: "StackConfig | None" = None, *,
     config = policy_config or {}
     check_pack_config(config, BY_ID)
     stack = stack_context(preview, cfg, compliance=compliance, today=today)
+    if raw_config is not None:  # the stack file's values (secrets masked), for the plaintext-key scan
+        stack = replace(stack, config=dict(raw_config))
     resources = resources_of(preview)
     results: list[PolicyResult] = []
     for spec in policies:
@@ -110,9 +113,13 @@ def run_policies_for_previews(previews: Sequence["StackPreview"], *, root: Path 
                               policy_config: PackConfig | None = None,
                               today: date | None = None) -> dict[str, list[PolicyResult]]:
     """stack -> violations for each preview (what `gpufleet preview` shows); invalid stacks get []."""
-    from gpufleet.core.config import load_stack
+    from gpufleet.core.config import load_stack, raw_stack_config, read_stack_text
 
-    return {p.stack: run_policies(p, load_stack(p.stack, root=root), policy_config=policy_config, today=today)
+    def raw(stack: str) -> dict[str, Any]:
+        return raw_stack_config(read_stack_text(stack, root), root, stack=stack)[0]
+
+    return {p.stack: run_policies(p, load_stack(p.stack, root=root), policy_config=policy_config, today=today,
+                                  raw_config=raw(p.stack))
             if p.ok else [] for p in previews}
 
 

@@ -136,7 +136,8 @@ def test_table_is_large_enough_and_names_distinct_keys():
 
 def test_missing_stack_file():
     preview = preview_stack("prod-mars-1")
-    assert preview.error == "stack 'prod-mars-1': stack: no stack file Pulumi.prod-mars-1.yaml"
+    assert preview.error.startswith("stack 'prod-mars-1': stack: no stack file Pulumi.prod-mars-1.yaml (allowed: ")
+    assert "prod-us-east-1" in preview.error and not preview.resources
 
 
 def test_project_keys():

@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "gpufleet"
-CLI = ("gpufleet.cli", "gpufleet.commands", "gpufleet.promote", "gpufleet.loadtest", "gpufleet.cost",
+CLI = ("gpufleet.cli", "gpufleet.commands", "gpufleet.promote", "gpufleet.loadtest", "gpufleet.cost", "gpufleet.plan",
        "gpufleet.simserver", "gpufleet.policy_runner", "gpufleet.tokens", "gpufleet.doctor", "gpufleet.stage")
 NOT_CORE = ("gpufleet.infra", "gpufleet.preview", "gpufleet.policies", *CLI)
 PULUMI = ("pulumi", "pulumi_aws", "pulumi_alicloud", "pulumi_kubernetes", "pulumi_policy")

@@ -115,7 +115,7 @@ def test_the_master_merges_workers_and_completes_only_when_all_are_done():
 def test_a_malformed_batch_or_a_worker_error_makes_the_run_incomplete():
     aggregator = Aggregator({"node-a"}, OPTIONS, T0, "http://127.0.0.1:9")
     aggregator.receive("node-a", {"rows": [[1, 2]], "summary": {}, "done": True})
-    assert aggregator.problems == ["bad batch from node-a: ValueError('record row has 2 fields, expected 18')"]
+    assert aggregator.problems == ["bad batch from node-a: ValueError('record row has 2 fields, expected 19')"]
     batches = worker_batches("w0", 2)
     batches[-1]["summary"]["errors"] = ["driver 0: RuntimeError('/v1/models listed no model')"]
     for batch in batches:
@@ -123,7 +123,7 @@ def test_a_malformed_batch_or_a_worker_error_makes_the_run_incomplete():
     run = aggregator.raw_run()
     assert not run.complete
     assert run.incomplete_reason == (
-        "bad batch from node-a: ValueError('record row has 2 fields, expected 18'); "
+        "bad batch from node-a: ValueError('record row has 2 fields, expected 19'); "
         "w0: driver 0: RuntimeError('/v1/models listed no model')"
     )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gpufleet.loadtest import SloSpec, Verdict, run_gate
+from gpufleet.loadtest import SloSpec, Verdict, judge_run, run_gate
 from gpufleet.loadtest.preflight import TargetUnavailable
 from gpufleet.simserver.launch import LocalServer
 
@@ -103,10 +103,14 @@ def test_a_dead_target_fails_and_a_harness_error_is_invalid():
     dead = run_gate(f"http://127.0.0.1:{port}", "m", slo, check=False)
     assert dead.gate.verdict is Verdict.FAIL and set(dead.stats.failures) == {"connection_error"}
     assert dead.stats.error_rate == 1.0 and dead.stats.requests < 100  # paced, not spinning
-    no_model = run_gate(f"http://127.0.0.1:{port}", None, slo, check=False)  # model discovery itself fails
-    assert no_model.gate.verdict is Verdict.INVALID
-    assert no_model.gate.reason.startswith("harness error: ")
-    assert "driver 0: " in no_model.harness_error
+    # Model discovery itself fails: a dead server is still the server's failure (issue #16), recorded
+    # request by request, paced by the same backoff; only the harness's own faults are invalid.
+    no_model = run_gate(f"http://127.0.0.1:{port}", None, slo, check=False)
+    assert no_model.gate.verdict is Verdict.FAIL and no_model.harness_error is None
+    assert set(no_model.stats.failures) == {"connection_error"} and no_model.stats.requests < 100
+    assert {r.endpoint for r in no_model.run.records} == {"models"}
+    broken = judge_run(None, slo, target="t", harness_error="Locust exited with status 1")
+    assert broken.gate.verdict is Verdict.INVALID and broken.gate.reason.startswith("harness error: ")
 
 
 def test_the_command_writes_json_html_and_csv(tmp_path):

@@ -48,7 +48,7 @@ def test_pass_when_every_objective_is_met_under_a_valid_measurement():
     assert result.reason == "all objectives met under a valid measurement"
     checks = by_name(result)
     assert list(checks) == ["samples", "cancelled_requests", "client_cpu", "client_loop_lag_p99_ms", "users_started",
-                            "error_rate", "ttft_p95_ms", "tpot_p95_ms", "goodput"]
+                            "error_rate", "ttft_p95_ms", "tpot_p95_ms", "usage_mismatch", "goodput"]
     assert checks["ttft_p95_ms"].to_dict() == {"name": "ttft_p95_ms", "kind": "slo", "op": "<=", "threshold": 200.0,
                                                "observed": 100.0, "passed": True}
     assert checks["users_started"].to_dict()["observed"] == 2

@@ -164,7 +164,7 @@ def test_record_rows_round_trip_and_reject_a_wrong_shape():
     record = rec(1, gaps=(1.0, 2.0), rid="x-1")
     assert RequestRecord.from_row(record.to_row()) == record
     assert len(record.to_row()) == len(FIELDS)
-    with pytest.raises(ValueError, match=r"^record row has 3 fields, expected 18$"):
+    with pytest.raises(ValueError, match=r"^record row has 3 fields, expected 19$"):
         RequestRecord.from_row([1, 2, 3])
 
 

@@ -68,7 +68,8 @@ def test_both_levels_are_used_and_residency_is_mandatory():
 def test_config_schemas_are_json_schema_with_defaults(pack_policies):
     configurable = {p.name: p.config_schema for p in pack_policies if p.config_schema is not None}
     assert set(configurable) == {"cn-alicloud-only", "cn-images-from-acr", "cn-log-retention", "k8s-version-support-ending",
-                                 "cloud-cost-tags", "network-default-deny", "no-secrets-in-env", "workload-cost-labels"}
+                                 "cloud-cost-tags", "network-default-deny", "no-secrets-in-env", "workload-cost-labels",
+                                 "k8s-api-not-public"}
     for name, schema in configurable.items():
         assert isinstance(schema, PolicyConfigSchema)
         object_schema = {"type": "object", "properties": schema.properties, "additionalProperties": False}

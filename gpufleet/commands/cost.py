@@ -3,8 +3,8 @@
 Inputs come only from the stack files, through `gpufleet.core.config.load_stack` and
 `gpufleet.core.cost_inputs.cost_inputs_for` (imported when needed), or with
 `--from-deployed` from each deployed stack's `cost` output. Exit codes: 0 ok,
-1 a cost could not be computed (missing price, bad config or report), 2 the
-command cannot run here (missing tool or module, bad arguments).
+1 a cost could not be computed (missing price, bad report), 2 the command
+cannot run here (missing tool or module, bad arguments, an invalid stack file).
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def costs_from_config(
     for name in names:
         try:
             inputs = cost_inputs_for(load_stack(name, text_of(name)))
-        except _stack_errors() as exc:
-            raise CostFailed(str(exc)) from None
+        except _stack_errors() as exc:  # bad config: nothing could be priced, a usage error like the others
+            raise CannotRun(str(exc)) from None
         costs[name] = compute_stack_cost(inputs, catalog, fx)  # type: ignore[arg-type]
     return costs
 
@@ -194,6 +194,8 @@ def diff_report(rev: str, selected: Sequence[str] | None, catalog: PriceCatalog,
         before = costs_from_config(before_names, catalog, fx, lambda name: stack_text_at(rev, name, root, stacks_dir))
     except (CostFailed, PriceNotFoundError) as exc:
         raise CostFailed(f"at {rev}: {exc}") from None
+    except CannotRun as exc:
+        raise CannotRun(f"at {rev}: {exc}") from None
     after = costs_from_config(after_names, catalog, fx)
     return render_diff_markdown(diff_costs(before, after), rev)
 

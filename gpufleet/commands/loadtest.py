@@ -22,6 +22,7 @@ from rich.console import Console
 from gpufleet.loadtest.gate import Verdict
 from gpufleet.loadtest.progress import ProgressPrinter
 from gpufleet.loadtest.rawrun import read_run, write_run
+from gpufleet.loadtest.runner import HarnessError, check_workload
 from gpufleet.loadtest.report import LoadTestReport, summary_lines
 from gpufleet.loadtest.session import judge_run, run_gate
 from gpufleet.core.slo import SloSpec, with_load
@@ -199,6 +200,10 @@ def execute(args: argparse.Namespace, console: Console) -> LoadTestReport:
     overrides = dict(users=args.users, rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
                      workload=args.workload)
     effective = with_load(slo, **overrides)
+    try:
+        check_workload(effective.workload)  # before the simulator starts or any traffic is sent
+    except HarnessError as exc:
+        raise UsageError(str(exc)) from None
     gate_args = dict(overrides, processes=args.processes, allow_remote=args.allow_remote,
                      timeout_s=args.timeout, stall_timeout_s=args.stall_timeout)
     with Progress(console, effective) if not args.quiet else _NoProgress() as progress:
@@ -250,6 +255,10 @@ def write_outputs(report: LoadTestReport, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
+    if args.host is not None and not args.host.strip():  # e.g. an unset $TARGET: never fall back to the simulator
+        print("error: --host is empty; give the endpoint's base URL (e.g. http://127.0.0.1:8000) or use --local",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.host and args.local:
         print("error: give either --host or --local, not both", file=sys.stderr)
         return EXIT_USAGE

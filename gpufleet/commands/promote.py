@@ -106,6 +106,8 @@ def check_arguments(args: argparse.Namespace, which: Callable[[str], str | None]
         raise CannotRun("--local needs --dry-run: a simulator's verdict must never move real traffic")
     if args.sim and not args.local:
         raise CannotRun("--sim configures the local simulator; it needs --local")
+    if args.host is not None and not args.host.strip():
+        raise CannotRun("--host is empty; give the candidate's base URL, or leave --host out to use the gateway")
     if args.local and args.host:
         raise CannotRun("--local and --host both choose the gate's target; give one")
     if (args.analysis_interval is not None or args.analysis_iterations is not None) and not args.dry_run:
@@ -272,6 +274,11 @@ def execute(args: argparse.Namespace, say: Callable[[str], None]) -> int:
                                    iterations=args.analysis_iterations)
     except (InputsError, PlanError, ValueError) as exc:
         raise CannotRun(str(exc)) from None
+    from gpufleet.loadtest.runner import check_workload
+    try:
+        check_workload(inputs.slo.workload)
+    except ValueError as exc:  # the gate could never run: say so now, not as an invalid verdict per step
+        raise CannotRun(f"stack '{stack_name}': gpufleet:slo.workload: {exc}") from None
     slo = _gate_slo(args, inputs, say)
     audit = AuditLog(args.audit_log, stack=stack_name, candidate=args.candidate)
     with ExitStack() as cleanup:

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from gpufleet.core.slo import SloSpec
 from gpufleet.core import clouds, netplan
+from gpufleet.core import bounds, cidrs, credentials, namespaces, stackfile
 from gpufleet.core.autoscaling import check_autoscaling
 from gpufleet.core.gpu_capacity import check_gpu_capacity
 from gpufleet.core.catalog import InstanceCatalog, InstanceType, load_instance_catalog
@@ -210,6 +211,8 @@ def _pydantic_error(err: Mapping[str, Any]) -> ConfigError:
     msg = err["msg"]
     if err["type"] == "string_pattern_mismatch":
         msg = f"must match {err['ctx']['pattern']}"
+    if err["type"] == "value_error" and ", got " in msg:  # our own validators already say what they got
+        return ConfigError(_key(loc), msg.removeprefix("Value error, "))
     return ConfigError(_key(loc), f"{msg}; got {err['input']!r}")
 
 
@@ -349,11 +352,13 @@ def _check_cluster(cfg: StackConfig, catalog: InstanceCatalog) -> None:
             raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs", "is required when cluster.publicEndpoint is true (allow-list the CIDRs of your operators)")
         for i, cidr in enumerate(c.public_access_cidrs):
             try:
-                net = netplan.ip_network(cidr)
+                netplan.ip_network(cidr)
             except ValueError as exc:
                 raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", str(exc)) from None
-            if net.prefixlen == 0:
-                raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs.{i}", f"{cidr} opens the Kubernetes API to the whole internet (allowed: specific operator CIDRs)")
+        problem = cidrs.exposure_problem(c.public_access_cidrs, "the Kubernetes API")  # by address space, not spelling
+        if problem is not None:
+            where = "" if problem[0] is None else f".{problem[0]}"
+            raise ConfigError(f"{PROJECT}:cluster.publicAccessCidrs{where}", problem[1])
         if not clouds.get(cfg.cloud).public_api_endpoint:
             raise ConfigError(f"{PROJECT}:cluster.publicEndpoint", "a public API server EIP is not supported for ACK stacks (allowed: false; reach the API over VPN or a bastion)")
     elif c.public_access_cidrs:
@@ -408,6 +413,8 @@ def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, 
            hidden: list[tuple[str, ...]]) -> StackConfig:
     catalog = catalog or load_instance_catalog()
     try:
+        credentials.check_no_plaintext_credentials(raw, SECRET_PLACEHOLDER)
+        namespaces.check_namespaces(raw, PROJECT, raw.get(f"{PROJECT}:cloud"), frozenset(PROVIDER_REGION_KEYS.values()))
         project: dict[str, Any] = {}
         for key, value in raw.items():
             ns, _, name = key.partition(":")
@@ -426,6 +433,8 @@ def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, 
             cfg = StackConfig.model_validate({**project, "stack": stack, "region": region, "releases": {}})
         except ValidationError as exc:
             raise _pydantic_error(exc.errors()[0]) from None
+        bounds.check_bounds(cfg, PROJECT)
+        bounds.check_release_count(releases, PROJECT)
         _check_network(cfg, catalog)
         _check_cluster(cfg, catalog)
         _check_pool(cfg, catalog, "systemPool", cfg.system_pool, gpu=False)
@@ -463,25 +472,38 @@ def _defaults_of(project_text: str) -> dict[str, Any]:
 
 
 def stack_file(stack: str, root: Path | None = None) -> Path:
-    """The stack's file in the project found from `root` (default: the current directory), as pulumi finds it."""
-    return find_project(root).stack_file(stack)
+    """The stack's file in the project found from `root` (default: the current directory), as pulumi finds it;
+    StackConfigError when it resolves outside the project's stack directory (a symlink out)."""
+    project = find_project(root)
+    return stackfile.check_inside(stack, project.stack_file(stack), project.stack_config_dir)
 
 
 def list_stacks(root: Path | None = None) -> list[str]:
     return find_project(root).list_stacks()
 
 
-def raw_stack_config(text: str, root: Path | None = None, *,
-                     defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def read_stack_text(stack: str, root: Path | None = None) -> str:
+    """The stack file's text: a valid name, inside stacks/, a regular UTF-8 file (else StackConfigError)."""
+    return stackfile.read_stack_bytes(stack, stack_file(stack, root), list_stacks(root))
+
+
+def raw_stack_config(text: str, root: Path | None = None, *, defaults: Mapping[str, Any] | None = None,
+                     stack: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """The stack's config as the engine would see it: project defaults, then the stack file's
     `config:` map, with secure values replaced by a placeholder.
 
     Returns (config, secret_keys). Secrets cannot be decrypted offline; the
     placeholder keeps them out of every output.
     """
-    doc = yaml.safe_load(text) or {}
+    file_name = f"Pulumi.{stack}.yaml" if stack else "stack file"
+    try:  # malformed YAML, a wrong shape or a duplicate key: one line, never a traceback
+        own = stackfile.config_map(text, file_name, PROJECT)
+    except ConfigError as exc:
+        if stack is None:
+            raise
+        raise StackConfigError(stack, exc.key, exc.message) from None
     defaults = project_config_defaults(root) if defaults is None else defaults
-    config = {**defaults, **(doc.get("config") or {})}
+    config = {**defaults, **own}
     return secret_values.mask_config(config)  # nested `secure:` leaves too (`config set --secret --path`)
 
 
@@ -490,10 +512,7 @@ def load_stack(stack: str, text: str | None = None, root: Path | None = None) ->
     project = find_project(root)
     stack = project.stack_name(stack)
     if text is None:
-        path = project.stack_file(stack)
-        if not path.exists():
-            raise StackConfigError(stack, "stack", f"no stack file {path.name} (allowed: {', '.join(project.list_stacks())})")
-        text = path.read_text(encoding="utf-8")
+        text = read_stack_text(stack, root)
     return _parse_stack_text(stack, text, project.text)
 
 
@@ -502,7 +521,7 @@ def _parse_stack_text(stack: str, text: str, project_text: str) -> StackConfig:
     """Parsing is pure in (stack, file text, project file text) and StackConfig is frozen, so
     a stack is validated once per content: the fleet check and the policy runner load every
     stack for every stack previewed, which was quadratic in the number of stacks."""
-    raw, secret_keys = raw_stack_config(text, defaults=_defaults_of(project_text))
+    raw, secret_keys = raw_stack_config(text, defaults=_defaults_of(project_text), stack=stack)
     return parse_stack_config(stack, raw, secret_keys=secret_keys)
 
 

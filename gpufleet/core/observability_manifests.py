@@ -76,11 +76,14 @@ def envoy_pod_monitor(cfg: "StackConfig") -> dict[str, Any]:
 def prometheus_rule(cfg: "StackConfig") -> dict[str, Any]:
     """The SLO rules generated from gpufleet:slo, plus the GPU stockout alerts (core/capacity_rules.py)."""
     from gpufleet.core.capacity_rules import capacity_rule_group
+    from gpufleet.core.moderation_monitoring import moderation_rule_group
+    from gpufleet.core.moderation_stage import stage_enabled
 
     return {
         "apiVersion": MONITORING, "kind": "PrometheusRule",
         "metadata": {"name": RULE_NAME, "namespace": MONITORING_NAMESPACE, "labels": _labels(cfg)},
-        "spec": {"groups": [*stack_rule_groups(cfg), capacity_rule_group(cfg.stack, cfg.cloud)]},
+        "spec": {"groups": [*stack_rule_groups(cfg), capacity_rule_group(cfg.stack, cfg.cloud),
+                            *([moderation_rule_group(cfg.stack)] if stage_enabled(cfg) else [])]},
     }
 
 
@@ -166,8 +169,10 @@ def scrape_targets(cfg: "StackConfig") -> list[tuple[str, str, str]]:
 
 def observability_objects(cfg: "StackConfig") -> list[dict[str, Any]]:
     """Every object the component creates besides the Helm releases, namespace first."""
+    from gpufleet.core.moderation_monitoring import moderation_pod_monitors
     monitors = [release_pod_monitor(cfg, r) for r in sorted(cfg.releases)]
     if cfg.traffic is not None:
         monitors.append(envoy_pod_monitor(cfg))
+    monitors += moderation_pod_monitors(cfg)  # China: the moderation stage in front of each release
     return [monitoring_namespace(cfg), *monitoring_network_policies(cfg), *monitors, prometheus_rule(cfg),
             *dashboard_configmaps(cfg)]

@@ -34,6 +34,8 @@ _POSITIVE_MS = (
     "ttft_p95_ms",
     "tpot_p95_ms",
     "itl_p95_ms",
+    "itl_p99_ms",
+    "max_stall_ms",
     "e2e_p95_ms",
     "goodput_ttft_ms",
     "goodput_tpot_ms",
@@ -41,6 +43,23 @@ _POSITIVE_MS = (
     "max_loop_lag_p99_ms",
 )
 _SHARES = ("max_error_rate", "min_goodput", "min_achieved_rate_ratio", "max_client_cpu")
+# Upper bounds: far above any real gate, far below what overflows or never ends (a typo like
+# durationS: 1e12 would otherwise start a load test that runs for 30,000 years).
+HOUR_MS = 3_600_000.0
+_UPPER: dict[str, tuple[float, str]] = {
+    **{name: (HOUR_MS, "milliseconds (one hour)") for name in _POSITIVE_MS},
+    "target_users": (10_000, "users"),
+    "target_rate": (10_000.0, "requests per second"),
+    "duration_s": (86_400.0, "seconds (one day)"),
+    "warmup_s": (3_600.0, "seconds (one hour)"),
+    "max_in_flight": (100_000, "requests"),
+    "min_samples": (10_000_000, "requests"),
+    "min_output_tokens_per_s": (10_000_000.0, "tokens per second"),
+}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
 
 
 def _key(info: ValidationInfo) -> str:
@@ -69,6 +88,10 @@ class SloSpec(BaseModel):
     ttft_p95_ms: float
     tpot_p95_ms: float | None = None
     itl_p95_ms: float | None = None
+    # Tail objectives: a request that freezes mid-stream hides in p95 TPOT/ITL averages, so the
+    # 99th percentile of all gaps and the longest single gap of any request are judged too.
+    itl_p99_ms: float | None = None
+    max_stall_ms: float | None = None  # no request may pause longer than this between two chunks
     e2e_p95_ms: float | None = Field(default=None, alias="e2eP95Ms")  # to_camel would say e2EP95Ms
     max_error_rate: float = 0.01
     min_goodput: float = 0.95
@@ -125,6 +148,14 @@ class SloSpec(BaseModel):
     def _positive_rate(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{_key(info)} must be a positive number per second, got {value}")
+        return value
+
+    @field_validator(*_UPPER)
+    @classmethod
+    def _at_most(cls, value: float | None, info: ValidationInfo) -> float | None:
+        limit, unit = _UPPER[info.field_name]
+        if value is not None and value > limit:
+            raise ValueError(f"{_key(info)} must be at most {_number(limit)} {unit}, got {_number(value)}")
         return value
 
     @field_validator("duration_s")

@@ -8,6 +8,7 @@ register (each cloud's components), so that a caller can load it once before man
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 # Modules the program imports lazily, per cloud or per feature.
 PROGRAM_MODULES = (
@@ -21,11 +22,12 @@ PROGRAM_MODULES = (
 PLATFORM, WORKLOADS = "platform", "workloads"
 
 
-def main(phase: str = PLATFORM) -> None:
-    """Run one phase of the program for the current stack (config from the engine)."""
+def main(phase: str = PLATFORM, root: "Path | None" = None) -> None:
+    """Run one phase of the program for the current stack (config from the engine); `root`: the project
+    whose sibling stacks the fleet checks read (default: found from the working directory, as pulumi does)."""
     from gpufleet.infra.program import main as program
 
-    program(phase)
+    program(phase, root)
 
 
 def preload() -> None:

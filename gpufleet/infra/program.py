@@ -15,6 +15,8 @@ phases for every stack in one process.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from gpufleet.core.config import StackConfig
@@ -70,10 +72,11 @@ def stack_cost(cfg: StackConfig) -> dict:
     return {**stack_cost_outputs(cost), "gpu_capacity": capacity}
 
 
-def main(phase: str = PLATFORM) -> None:
+def main(phase: str = PLATFORM, root: Path | None = None) -> None:
+    """`root`: the project being deployed or previewed (its sibling stacks feed the fleet checks)."""
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r} (allowed: {', '.join(PHASES)})")
-    cfg = read_pulumi_config()  # raises StackConfigError before any resource exists
+    cfg = read_pulumi_config(root)  # raises StackConfigError before any resource exists
     if phase == PLATFORM:
         cost = stack_cost(cfg)  # so does an unpriced instance type
         export_platform(cfg, binding(cfg.cloud).build_platform(cfg), cost)

@@ -6,6 +6,10 @@ broke); `fail` means a trustworthy measurement missed an objective. Only
 `pass` may ever allow traffic to move, so every doubtful path (an exception,
 a missing value, NaN) ends in `invalid` or `fail`, never in `pass`.
 
+One exception to "invalid beats fail": when the server itself answered almost
+every request with a failure, quickly (`server_failing`), a client that could
+not keep up was kept busy by those failures, and the run is `fail`.
+
 `evaluate` is pure; `run_gate` runs a load test and evaluates it, for
 `gpufleet loadtest` and `gpufleet promote`.
 """
@@ -18,7 +22,11 @@ from enum import StrEnum
 from typing import Any
 
 from gpufleet.core.slo import SloSpec
-from gpufleet.loadtest.stats import RunStats
+from gpufleet.loadtest.stats import FAST_FAILURE_MS, RunStats
+
+# "Almost every request failed quickly": more than this share of at least this many requests.
+SERVER_FAILING_SHARE = 0.9
+SERVER_FAILING_MIN_REQUESTS = 20
 
 
 class Verdict(StrEnum):
@@ -115,13 +123,19 @@ def objective_checks(stats: RunStats, slo: SloSpec) -> list[Check]:
         at_most("error_rate", OBJECTIVE, stats.error_rate, slo.max_error_rate),
         at_most("ttft_p95_ms", OBJECTIVE, stats.ttft_ms.p95, slo.ttft_p95_ms),
     ]
-    for name, dist, threshold in (
-        ("tpot_p95_ms", stats.tpot_ms, slo.tpot_p95_ms),
-        ("itl_p95_ms", stats.itl_ms, slo.itl_p95_ms),
-        ("e2e_p95_ms", stats.e2e_ms, slo.e2e_p95_ms),
+    for name, observed, threshold in (
+        ("tpot_p95_ms", stats.tpot_ms.p95, slo.tpot_p95_ms),
+        ("itl_p95_ms", stats.itl_ms.p95, slo.itl_p95_ms),
+        ("itl_p99_ms", stats.itl_ms.p99, slo.itl_p99_ms),
+        ("max_stall_ms", stats.stall_ms.max, slo.max_stall_ms),  # the longest freeze of any request
+        ("e2e_p95_ms", stats.e2e_ms.p95, slo.e2e_p95_ms),
     ):
         if threshold is not None:
-            checks.append(at_most(name, OBJECTIVE, dist.p95, threshold))
+            if name == "max_stall_ms" and observed is None and stats.ok:
+                observed = 0.0  # every successful request came in one chunk: nothing stalled
+            checks.append(at_most(name, OBJECTIVE, observed, threshold))
+    # A server whose usage cannot be true (gpufleet.loadtest.usage) fails however fast it is.
+    checks.append(at_most("usage_mismatch", OBJECTIVE, stats.failures.get("usage_mismatch", 0), 0))
     checks.append(at_least("goodput", OBJECTIVE, stats.goodput.share, slo.min_goodput))
     if slo.min_output_tokens_per_s is not None:
         checks.append(
@@ -150,6 +164,21 @@ def verdict_of(checks: list[Check] | tuple[Check, ...]) -> tuple[Verdict, str]:
     return Verdict.PASS, "all objectives met under a valid measurement"
 
 
+def server_failing(stats: RunStats) -> Check:
+    """Did the server answer almost every request with a failure, fast? (An objective: passes when not.)"""
+    share = stats.fast_server_failures / stats.requests if stats.requests else None
+    failing = share is not None and stats.requests >= SERVER_FAILING_MIN_REQUESTS and share > SERVER_FAILING_SHARE
+    return Check("server_fast_failure_share", OBJECTIVE, "<=", SERVER_FAILING_SHARE, share, not failing)
+
+
+def _server_failure_reason(stats: RunStats, check: Check, checks: list[Check]) -> str:
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.failures.items(), key=lambda kv: -kv[1]))
+    client = [c.name for c in checks if c.kind == VALIDITY and not c.passed]
+    caused = f"; the client limits it missed ({', '.join(client)}) were caused by them" if client else ""
+    return (f"the server failed almost every request: {stats.fast_server_failures} of {stats.requests} answered "
+            f"with a failure within {FAST_FAILURE_MS:g} ms ({kinds}){caused}")
+
+
 def evaluate(stats: RunStats | None, slo: SloSpec, *, harness_error: str | None = None) -> GateResult:
     """Judge one run. Never raises; any internal error yields `invalid`."""
     try:
@@ -158,6 +187,10 @@ def evaluate(stats: RunStats | None, slo: SloSpec, *, harness_error: str | None 
         if stats is None:
             return harness_failure("no statistics were produced")
         checks = validity_checks(stats, slo) + objective_checks(stats, slo)
+        failing = server_failing(stats)
+        if not failing.passed:  # the server's own failures explain everything else, client load included
+            checks.append(failing)
+            return GateResult(Verdict.FAIL, tuple(checks), _server_failure_reason(stats, failing, checks))
         verdict, reason = verdict_of(checks)
         return GateResult(verdict, tuple(checks), reason)
     except Exception as exc:  # fail closed: a bug in judging must never read as a pass

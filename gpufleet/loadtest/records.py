@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     MISSING_USAGE = "missing_usage"  # complete response without a usage object
     MALFORMED = "malformed"  # a chunk or body that is not the expected JSON
     NO_CONTENT = "no_content"  # a well-formed stream that carried no generated text
+    USAGE_MISMATCH = "usage_mismatch"  # usage claims tokens the streamed text cannot hold (gpufleet.loadtest.usage)
     CANCELLED = "cancelled"  # the load test itself stopped the request
 
 
@@ -55,6 +56,7 @@ class RequestRecord:
     input_tokens_target: int = 0  # prompt length built with gpufleet.tokens
     status: int | None = None  # HTTP status, when one arrived
     error: str = ""
+    content_chars: int | None = None  # characters of generated text received (None: not counted)
 
     @property
     def ok(self) -> bool:
@@ -99,12 +101,13 @@ class RequestRecord:
             self.input_tokens_target,
             self.status,
             self.error,
+            self.content_chars,
         ]
 
     @classmethod
     def from_row(cls, row: list[Any] | tuple[Any, ...]) -> RequestRecord:
         """Inverse of `to_row`; raises ValueError on a row of the wrong shape."""
-        if len(row) != len(FIELDS):
+        if len(row) not in (len(FIELDS), len(FIELDS) - 1):  # rows saved before content_chars existed
             raise ValueError(f"record row has {len(row)} fields, expected {len(FIELDS)}")
         values = dict(zip(FIELDS, row))
         values["outcome"] = Outcome(values["outcome"])
@@ -137,4 +140,5 @@ FIELDS: tuple[str, ...] = (
     "input_tokens_target",
     "status",
     "error",
+    "content_chars",
 )

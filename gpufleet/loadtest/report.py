@@ -88,6 +88,7 @@ class LoadTestReport:
             "itl_ms": dist("itl_ms"),
             "tpot_ms": dist("tpot_ms"),
             "e2e_ms": dist("e2e_ms"),
+            "stall_ms": {**dist("stall_ms"), "max": value("stall_ms").max if stats is not None else None},
             "samples": {
                 name: (getattr(stats, f"{name}_ms").count if stats is not None else 0)
                 for name in ("ttft", "itl", "tpot", "e2e")
@@ -127,7 +128,7 @@ def summary_lines(report: LoadTestReport) -> list[str]:
         )
         mark = "" if report.trustworthy else " (untrustworthy)"
         for label, dist in (("TTFT", stats.ttft_ms), ("ITL", stats.itl_ms), ("TPOT", stats.tpot_ms),
-                            ("E2E", stats.e2e_ms)):
+                            ("E2E", stats.e2e_ms), ("STALL", stats.stall_ms)):
             lines.append(f"{label:<5} ms{mark}  p50 {_fmt(dist.p50):>8}  p90 {_fmt(dist.p90):>8}  "
                          f"p95 {_fmt(dist.p95):>8}  p99 {_fmt(dist.p99):>8}  mean {_fmt(dist.mean):>8}")
         lines.append(f"output tokens/s {_fmt(stats.output_tokens_per_s)}  requests/s {_fmt(stats.requests_per_s, 2)}")

@@ -91,6 +91,13 @@ def workload_names(loadtests_dir: Path = LOADTESTS_DIR) -> list[str]:
         raise HarnessError(f"cannot read the workload list {path}: {exc}") from exc
 
 
+def check_workload(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> None:
+    """ValueError (a usage error, before any traffic) for a workload loadtests/workloads.yaml does not define."""
+    names = workload_names(loadtests_dir)
+    if workload not in names:
+        raise ValueError(f"unknown workload {workload!r} (allowed: {', '.join(names)})")
+
+
 def workload_kind(workload: str, loadtests_dir: Path = LOADTESTS_DIR) -> tuple[str, bool] | None:
     """(endpoint, streamed) of a workload (a mix: of its first entry); None if it is not defined."""
     path = loadtests_dir / "workloads.yaml"

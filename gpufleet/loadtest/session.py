@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gpufleet.loadtest.gate import evaluate
 from gpufleet.loadtest.rawrun import RawRun
 from gpufleet.loadtest.report import LoadTestReport
 from gpufleet.loadtest.preflight import preflight
-from gpufleet.loadtest.runner import API_KEY_ENV, LoadPlan, run_locust, workload_kind
+from gpufleet.loadtest.runner import API_KEY_ENV, LoadPlan, check_workload, run_locust, workload_kind
 from gpufleet.core.slo import SloSpec, with_load
 from gpufleet.loadtest.stats import compute
 from gpufleet.loadtest.target import check_target
+from gpufleet.loadtest.usage import cross_check
 
 
 def judge_run(run: RawRun | None, slo: SloSpec, *, target: str, model: str = "", processes: int = 1,
@@ -28,6 +30,8 @@ def judge_run(run: RawRun | None, slo: SloSpec, *, target: str, model: str = "",
     """Statistics and verdict of a raw run (also used to re-judge a saved run)."""
     stats = None
     if run is not None:
+        # Implausible usage becomes `usage_mismatch` in the saved run and the CSV too, not only in statistics.
+        run = replace(run, records=tuple(cross_check(run.records)))
         if not run.complete and not harness_error:
             harness_error = run.incomplete_reason or "the run did not complete"
         try:
@@ -78,6 +82,7 @@ def run_gate(
     target = check_target(target_url, allow_remote=allow_remote)
     effective = with_load(slo, users=users, rate=rate, duration_s=duration_s, warmup_s=warmup_s,
                           workload=workload)
+    check_workload(effective.workload)
     if check:
         kind = workload_kind(effective.workload)
         key = api_key or os.environ.get(API_KEY_ENV) or None

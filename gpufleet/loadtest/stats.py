@@ -17,8 +17,14 @@ from dataclasses import dataclass, field
 
 from gpufleet.loadtest.rawrun import ProcessSummary, RawRun
 from gpufleet.loadtest.records import Outcome, RequestRecord
+from gpufleet.loadtest.usage import cross_check
 
 PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
+# A failure the server answered (an error status or body, a broken or empty stream, a refused
+# connection) within this time is "fast": it cost the client a round trip, not a wait.
+FAST_FAILURE_MS = 1000.0
+SERVER_ANSWERED = frozenset({Outcome.HTTP_ERROR, Outcome.CONNECTION_ERROR, Outcome.MALFORMED, Outcome.NO_CONTENT,
+                             Outcome.MISSING_USAGE, Outcome.USAGE_MISMATCH, Outcome.TRUNCATED})
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -136,6 +142,10 @@ class RunStats:
     client: ClientHealth = field(
         default_factory=lambda: ClientHealth(0, 0, None, None, None, 0, 0)
     )
+    # Per request, the longest pause between two content chunks (what a reader sees as a freeze).
+    stall_ms: Distribution = field(default_factory=lambda: Distribution(count=0))
+    # Failures the server itself answered within FAST_FAILURE_MS (see gate.server_failing).
+    fast_server_failures: int = 0
 
     @property
     def error_rate(self) -> float | None:
@@ -209,7 +219,7 @@ def compute_records(
     window_s = window[1] - window[0]
     if not window_s > 0:
         raise ValueError(f"measurement window must be longer than 0 s, got {window_s}")
-    inside, before, after = split_by_window(records, window)
+    inside, before, after = split_by_window(cross_check(records), window)
     cancelled = sum(1 for r in inside if r.outcome is Outcome.CANCELLED)
     counted = [r for r in inside if r.outcome is not Outcome.CANCELLED]
     ok = [r for r in counted if r.ok]
@@ -248,6 +258,9 @@ def compute_records(
         scheduled_rate=scheduled_rate,
         achieved_rate=len(inside) / window_s,  # every record was sent; unsent arrivals have none
         client=health,
+        stall_ms=Distribution.of(max(r.chunk_gaps_ms) for r in ok if r.chunk_gaps_ms),
+        fast_server_failures=sum(1 for r in counted if r.outcome in SERVER_ANSWERED
+                                 and r.e2e_ms is not None and r.e2e_ms <= FAST_FAILURE_MS),
     )
 
 

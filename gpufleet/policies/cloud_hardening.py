@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from gpufleet.core.catalog import load_instance_catalog
+from gpufleet.core.cidrs import DEFAULT_MAX_PUBLIC_SHARE, exposure_problem
 
 from .model import PolicyContext, Resource, Violation, is_unknown
 from .props import as_list, get, known, truthy
@@ -29,7 +30,7 @@ _MINOR = re.compile(r"^v?(\d+\.\d+)")
 
 
 def k8s_api_not_public(resource_type: str, props: Mapping[str, Any], ctx: PolicyContext) -> list[str]:
-    """The Kubernetes API is private, or public only to named operator CIDRs, never 0.0.0.0/0."""
+    """The Kubernetes API is private, or public only to named operator CIDRs: never 0.0.0.0/0, no public range broader than a /8, at most maxPublicShare of the public IPv4 space in all."""
     if resource_type == EKS_CLUSTER:
         vpc = props.get("vpcConfig") or {}
         public = vpc.get("endpointPublicAccess", True)  # EKS default: public
@@ -39,7 +40,12 @@ def k8s_api_not_public(resource_type: str, props: Mapping[str, Any], ctx: Policy
         if not cidrs:
             return ["vpcConfig.endpointPublicAccess is on with no publicAccessCidrs, which EKS opens to 0.0.0.0/0"]
         open_to_all = [c for c in as_list(cidrs) if isinstance(c, str) and _is_everything(c)]
-        return [f"vpcConfig.publicAccessCidrs contains {c}, the whole internet" for c in open_to_all]
+        if open_to_all:
+            return [f"vpcConfig.publicAccessCidrs contains {c}, the whole internet" for c in open_to_all]
+        # Judged by the address space covered, not by the /0 spelling (gpufleet/core/cidrs.py).
+        share = ctx.settings.get("maxPublicShare", DEFAULT_MAX_PUBLIC_SHARE)
+        problem = exposure_problem([c for c in as_list(cidrs) if isinstance(c, str)], "the API", share)
+        return [f"vpcConfig.publicAccessCidrs: {problem[1]}"] if problem else []
     if resource_type in ACK_TYPES:
         public = props.get("slbInternetEnabled", True)  # provider default: an internet SLB for the API server
         if not is_unknown(public) and truthy(public):

@@ -73,6 +73,8 @@ class StackContext:
     today: date = field(default_factory=date.today)
     # Set when `gpufleet:compliance` could not be read; the China rules report it.
     compliance_error: str | None = None
+    # The stack's raw config ('namespace:key' -> value), secrets masked; empty when unknown.
+    config: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

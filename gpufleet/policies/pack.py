@@ -75,10 +75,24 @@ def stack_config_context() -> StackContext | None:
         raw = gpufleet.get("compliance")
     except Exception:  # noqa: BLE001 - no engine settings or config: fall back to tags
         return None
+    config = _masked_config()
     try:
-        return StackContext(stack, cloud, region, jurisdiction, compliance=parse_compliance(raw))
+        return StackContext(stack, cloud, region, jurisdiction, compliance=parse_compliance(raw), config=config)
     except ValueError as exc:  # pydantic's ValidationError and bad JSON are ValueErrors
-        return StackContext(stack, cloud, region, jurisdiction, compliance_error=str(exc).splitlines()[0])
+        return StackContext(stack, cloud, region, jurisdiction, compliance_error=str(exc).splitlines()[0],
+                            config=config)
+
+
+def _masked_config() -> dict[str, Any]:
+    """The stack's config as the engine passed it, secret values replaced (for no-plaintext-keys)."""
+    try:
+        from pulumi.runtime import config as runtime_config
+
+        secret = set(runtime_config.get_config_secret_keys_env())
+        return {k: "[secret]" if k in secret or runtime_config.is_config_secret(k) else v
+                for k, v in runtime_config.get_config_env().items()}
+    except Exception:  # noqa: BLE001 - no engine settings: nothing to scan
+        return {}
 
 
 def _settings(spec: PolicySpec, config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from . import autoscaling_rules as scaling
 from . import china_rules as cn
 from . import cni
 from . import cloud_hardening as cloud
+from . import credential_rules
 from . import moderation_path
 from . import observability as obs
 from . import residency
@@ -127,6 +128,17 @@ POLICIES: tuple[PolicySpec, ...] = (
         source="AWS Security Hub EKS.1; CIS Amazon EKS Benchmark 5.4.2; Alibaba Cloud ACK: control access to "
                "the API server",
         level="mandatory", scope="resource", validate=cloud.k8s_api_not_public,
+        config={"maxPublicShare": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.01,
+                                   "description": "largest share of the public IPv4 space the allow-list may cover"}},
+    ),
+    PolicySpec(
+        id="no-plaintext-keys",
+        why="A key in a stack file or a resource input is in git, in the state file and in every preview; "
+            "anyone who can read the repository can use it.",
+        source="CIS AWS Foundations Benchmark 1.x (no access keys in code); Alibaba Cloud AccessKey best practices "
+               "(https://www.alibabacloud.com/help/en/ram/user-guide/best-practices-for-using-an-accesskey-pair); "
+               "Pulumi secrets (https://www.pulumi.com/docs/iac/concepts/secrets/)",
+        level="mandatory", scope="stack", validate=credential_rules.no_plaintext_keys,
     ),
     PolicySpec(
         id="k8s-secrets-kms",

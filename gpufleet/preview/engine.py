@@ -23,8 +23,8 @@ import pulumi
 
 from gpufleet.infra import sdk_internals as sdk
 
-from gpufleet.core.config import SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, stack_file
-from gpufleet.core.project import find_project
+from gpufleet.core.config import SECRET_PLACEHOLDER, PROVIDER_REGION_KEYS, raw_stack_config, read_stack_text
+from gpufleet.core.project import ProjectError, find_project
 from gpufleet.core.errors import StackConfigError
 from gpufleet.preview.graph import GraphNode, node_from_read, node_from_register
 from gpufleet.preview.mocks import FleetMocks
@@ -234,18 +234,20 @@ def preview_stack(stack: str, program: Callable[[], None] | None = None, text: s
                   root: Path | None = None) -> StackPreview:
     """Evaluate both phases of the real infra program (or one `program`) for `stack`; never raises for bad config."""
     started = time.perf_counter()
-    if text is None:
-        path = stack_file(stack, root)
-        if not path.exists():
-            return StackPreview(stack, False, f"stack '{stack}': stack: no stack file {path.name}")
-        text = path.read_text(encoding="utf-8")
-    raw, secret_keys = raw_stack_config(text, root)
+    try:  # bad name, file outside the stack dir, not UTF-8, malformed YAML: one line, nothing registered
+        if text is None:
+            text = read_stack_text(stack, root)
+        raw, secret_keys = raw_stack_config(text, root, stack=stack)
+        stack = find_project(root).stack_name(stack)
+    except (StackConfigError, ProjectError) as exc:
+        return StackPreview(stack, False, str(exc))
     region = next((str(raw[k]) for k in PROVIDER_REGION_KEYS.values() if raw.get(k)), "")
     if program is not None:
         phases = [("platform", program)]
     else:
         from gpufleet.infra.entry import main
-        phases = [(phase, lambda phase=phase: main(phase)) for phase in PHASES]
+        # fleet checks read this project's stacks, whatever the working directory
+        phases = [(phase, lambda phase=phase: main(phase, root=root)) for phase in PHASES]
     base_project = find_project(root).name
     resources: list[ResourceView] = []
     summaries: list[PhasePreview] = []

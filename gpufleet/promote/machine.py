@@ -336,7 +336,8 @@ class Promotion:
         if self.dry_run:
             self.audit.record("rollback", needed=False, why=reason, note="dry run: nothing was applied",
                               weights=self.plan.start)
-            return self._record_end(Outcome(Result.DRY_RUN_FAILED, EXIT_FAILED, reason, dict(self.plan.start)))
+            result, code = (Result.INTERRUPTED, EXIT_INTERRUPTED) if interrupted else (Result.DRY_RUN_FAILED, EXIT_FAILED)
+            return self._record_end(Outcome(result, code, reason, dict(self.plan.start)))  # Ctrl-C is 130 here too
         if self.applied == self.last_good:
             self.audit.record("rollback", needed=False, why=reason, note="the last good weights are still applied",
                               weights=self.last_good)

@@ -85,6 +85,7 @@ def build_record(meta: RecordMeta, sent: float, headers: float | None, end: floa
         input_tokens_target=meta.input_tokens_target,
         status=status,
         error=parsed.error,
+        content_chars=parsed.content_chars,
     )
 
 
@@ -191,7 +192,7 @@ class LLMClient:
             if response.status_code >= 400:
                 return parse_body(plan.endpoint, response.status_code, response.read(MAX_ERROR_BODY)), \
                     time.perf_counter()
-            if not plan.stream:
+            if not plan.stream or "json" in (response.get("content-type") or ""):  # a JSON body, e.g. an error
                 data = response.read()
                 return parse_body(plan.endpoint, response.status_code, data), time.perf_counter()
             return self._read_stream(response, StreamParser(plan.endpoint), progress)

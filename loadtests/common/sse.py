@@ -35,6 +35,7 @@ class Parsed:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     error: str = ""
+    content_chars: int = 0  # characters of generated text (for the usage cross-check)
 
 
 def _usage_counts(usage: Any) -> tuple[int, int] | str:
@@ -71,6 +72,19 @@ def _choice_text(endpoint: str, choice: Any, *, stream: bool) -> str | None:
             return None
         texts.append(value)
     return "".join(texts)
+
+
+def _not_sse(line: str) -> tuple[Outcome, str]:
+    """A line that is not SSE: a JSON error body (e.g. a 200 carrying {"error": ...}) is the server's
+    error answer; anything else is a malformed stream."""
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "error" in obj:
+            return Outcome.HTTP_ERROR, f"error body: {_error_message(obj)}"
+    return Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}"
 
 
 def _error_message(obj: dict[str, Any]) -> str:
@@ -165,10 +179,18 @@ class StreamParser:
         elif line.startswith(("event:", "id:", "retry:")):
             return
         else:
-            self._failure = (Outcome.MALFORMED, f"not a server-sent-event line: {line[:80]!r}")
+            self._failure = _not_sse(line)
 
     def end(self, at: float) -> Parsed:
-        """The connection ended (cleanly or not): the final outcome."""
+        """The connection ended (cleanly or not): the final outcome, with the characters streamed."""
+        parsed = self._end(at)
+        parsed.content_chars = self.content_chars
+        return parsed
+
+    def _end(self, at: float) -> Parsed:
+        if not self.finished and self._pending and b"\n" not in self._pending and not self._content_times:
+            # the whole body is one unterminated line: a plain body, e.g. a 200 with a JSON error
+            self._failure = _not_sse(self._pending.decode("utf-8", "replace").strip())
         if not self.finished and self._pending:  # a last event with complete lines but no blank line
             complete = self._pending[:self._pending.rfind(b"\n") + 1]
             self._pending = b""
@@ -310,4 +332,5 @@ def parse_body(endpoint: str, status: int, body: bytes) -> Parsed:
     if not any(texts):
         return Parsed(Outcome.NO_CONTENT, prompt_tokens=counts[0], output_tokens=counts[1],
                       error="response carried no text")
-    return Parsed(Outcome.OK, prompt_tokens=counts[0], output_tokens=counts[1])
+    return Parsed(Outcome.OK, prompt_tokens=counts[0], output_tokens=counts[1],
+                  content_chars=sum(len(t) for t in texts if t))

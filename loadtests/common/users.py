@@ -19,13 +19,16 @@ import gevent
 from locust import FastHttpUser, task
 from locust.runners import LocalRunner, WorkerRunner
 
+from common.backoff import FailureBackoff
 from common.client import LLMClient
+from common.discovery import discover_until, refusal_record
 from common.lifecycle import RUNTIME  # importing it registers the event listeners
 from common.locust_stats import report_timings
 from common.profiles import OpenLoop, closed_loop, poisson_arrivals
 from common.timing import CLOCK
 from common.workload import Catalog, RequestPlan, load_catalog
 from gpufleet.loadtest.records import Outcome, RequestRecord
+from gpufleet.loadtest.usage import usage_problem
 
 log = logging.getLogger("gpufleet.loadtest")
 CONNECT_RETRY_PAUSE_S = 0.1
@@ -114,9 +117,16 @@ class LLMUser(FastHttpUser):
         )
         try:
             if not state.model:
-                state.model = discover_model(client)
+                state.model = discover_until(
+                    lambda: discover_model(client),
+                    lambda sent, exc: state.add(refusal_record(state.next_request_id(), state.name,
+                                                               options.workload or self.workload, sent, exc)),
+                    state.accepting) or state.model
+                if not state.model:
+                    return  # the server refused its model listing all run long: those records tell the gate
             sampler = catalog().sampler(options.workload or self.workload, state.model,
                                         random.Random(f"{seed}:requests"))
+            backoff = FailureBackoff()  # closed loop: failures must not spin the client
 
             def send(plan: RequestPlan, scheduled_at: float | None) -> None:
                 record = client.send(plan, request_id=state.next_request_id(), process=state.name,
@@ -125,6 +135,10 @@ class LLMUser(FastHttpUser):
                 self.report(record)
                 if scheduled_at is None and record.outcome is Outcome.CONNECTION_ERROR:
                     gevent.sleep(CONNECT_RETRY_PAUSE_S)  # a dead target must not spin a closed loop
+                elif scheduled_at is None:  # a usage the text cannot hold is a failure too (gate: usage_mismatch)
+                    failed = record.failed or usage_problem(record) is not None
+                    if pause := backoff.after(failed):
+                        gevent.sleep(pause)
 
             if options.open_loop:
                 share = options.rate / self.dispatchers(options.dispatchers)
