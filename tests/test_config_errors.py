@@ -142,5 +142,6 @@ def test_missing_stack_file():
 
 def test_project_keys():
     assert PROJECT_KEYS == ("billing", "cloud", "cluster", "cnyPerUsd", "compliance", "costCentre", "environment", "fxAsOf",
-                            "gpuPool", "jurisdiction", "network", "observability", "releases", "slo", "systemPool", "team",
+                            "gpuPool", "jurisdiction", "network", "observability", "promotion", "releases", "slo",
+                            "systemPool", "team",
                             "traffic", "weightsFetcherImage")

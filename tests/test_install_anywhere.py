@@ -125,6 +125,7 @@ def test_loadtest_local_uses_the_copys_slo_and_the_installed_scenarios(installed
 def test_promote_dry_run_local_reads_the_copys_weights(installed, project_copy):
     done = _run([str(installed["bin"] / "gpufleet"), "promote", "--stack", f"acme/gpufleet/{STACK}", "--to", "green",
                  "--steps", "100", "--dry-run", "--local", "--gate-rate", "8", "--gate-duration", "3", "--settle", "0",
+                 "--analysis-interval", "2", "--analysis-iterations", "1",  # the rehearsal analyses live traffic
                  "--sim", "itl_ms=2"], project_copy, installed["env"])
     assert done.returncode in (0, 1), done.stdout + done.stderr[-3000:]
     assert "now:    blue=90, green=10" in done.stdout, done.stdout

@@ -52,8 +52,29 @@ REFUSALS = [
     (("--dry-run", "--sim", "itl_ms=5"), "gpufleet promote: --sim configures the local simulator; it needs --local"),
     (("--steps", "50,10"), "gpufleet promote: --steps must rise strictly; 10 follows 50"),
     (("--dry-run", "--local", "--settle", "-1"), "gpufleet promote: --settle and --timeout must be zero or more seconds"),
-    (("--gate-rate", "12"), "gpufleet promote: --gate-rate and --gate-duration only shorten a --dry-run; a promotion "
-                            "gates at the stack's SLO load"),
+    (("--gate-rate", "12"), "gpufleet promote: --gate-rate, --gate-duration and --gate-warmup only shorten a "
+                            "--dry-run; a promotion gates at the stack's SLO load"),
+    (("--gate-warmup", "1"), "gpufleet promote: --gate-rate, --gate-duration and --gate-warmup only shorten a "
+                             "--dry-run; a promotion gates at the stack's SLO load"),
+    (("--analysis-interval", "5"), "gpufleet promote: --analysis-interval and --analysis-iterations only shorten a "
+                                   "--dry-run; a promotion analyses each step as gpufleet:promotion says"),
+    (("--dry-run", "--sim-at", "2:error_rate=0.3"),
+     "gpufleet promote: --baseline-sim, --sim-at and --traffic-rate configure the local rehearsal; they need --local"),
+    (("--dry-run", "--local", "--traffic-rate", "0"),
+     "gpufleet promote: --traffic-rate must be above 0 and at most 500 requests per second; got 0"),
+    (("--dry-run", "--local", "--sim-at", "4:error_rate=0.3"),
+     "gpufleet promote: --sim-at '4:error_rate=0.3': expected STEP:KEY=VALUE with STEP from 1 to 3, KEY one of "
+     "error_rate, stall_rate, stall_ms, disconnect_rate, malformed_rate, ttft_ms, itl_ms and VALUE a number >= 0 "
+     "(e.g. 2:error_rate=0.3)"),
+    (("--dry-run", "--local", "--sim-at", "2:temperature=1"),
+     "gpufleet promote: --sim-at '2:temperature=1': expected STEP:KEY=VALUE with STEP from 1 to 3, KEY one of "
+     "error_rate, stall_rate, stall_ms, disconnect_rate, malformed_rate, ttft_ms, itl_ms and VALUE a number >= 0 "
+     "(e.g. 2:error_rate=0.3)"),
+    (("--dry-run", "--local", "--analysis-interval", "1"),
+     "gpufleet promote: --analysis-interval: must be a number of seconds from 2 to 3600 (and at least twice "
+     "Prometheus's scrape interval, so that rate() sees two samples); got 1.0"),
+    (("--dry-run", "--local", "--analysis-iterations", "0"),
+     "gpufleet promote: --analysis-iterations: must be an integer from 1 to 100; got 0"),
 ]
 
 
@@ -75,6 +96,16 @@ def test_config_problems_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
 
 
+def test_promotion_config_problems_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, **{"gpufleet:promotion": {"failureLimit": 0}})
+    assert main(promote(tmp_path, "--dry-run", "--local", root=root)) == 2
+    assert capsys.readouterr().err == (
+        "gpufleet promote: stack 'prod-us-east-1': gpufleet:promotion.failureLimit: must be an integer from 1 to 100; "
+        "got 0\n"
+    )
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
 def test_unknown_release_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = promote(tmp_path, "--dry-run", "--local")
     args[args.index("green")] = "purple"
@@ -85,40 +116,19 @@ def test_unknown_release_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.slow
-def test_dry_run_against_the_local_simulator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "50,100", "--sim", "itl_ms=5", "--sim", "ttft_ms=50"))
-    out = capsys.readouterr().out.splitlines()
-    assert code == 0, out
-    assert out[:3] == [
-        "promotion of green on stack prod-us-east-1 (DRY RUN: nothing will be applied)",
-        "  now:    blue=100, green=0",
-        "  step 1: blue=50, green=50  (green 50%)",
-    ]
-    assert "  checks: dry run against the local simulator (--local): there is no cluster, so the Kubernetes rollout " \
-           "check is skipped" in out
-    assert out.count("  verdict: pass (all objectives met under a valid measurement)") == 2
-    assert any(line.startswith("  gate: measure ") and "p95 TTFT" in line for line in out)  # progress, per gate
-    assert "step 2: would set blue=0, green=100 (dry run: nothing applied)" in out
-    assert out[-2] == "dry-run-passed: every check passed (dry run: nothing applied)"
-    events = read_audit(tmp_path / "audit.jsonl")
-    assert [e["event"] for e in events] == ["plan", "check", "apply", "check", "apply", "finished"]
-    checks = [e for e in events if e["event"] == "check"]
-    assert all(c["rollout"]["skipped"] and c["verdict"] == "pass" for c in checks)
-    ttft = next(c for c in checks[0]["gate"]["checks"] if c["name"] == "ttft_p95_ms")
-    assert 0 < ttft["observed"] < 2000
-    assert events[0]["target"].startswith("http://127.0.0.1:")
-
-
-@pytest.mark.slow
-def test_dry_run_that_fails_the_gate_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rehearsal_whose_gate_fails_shifts_nothing_and_exits_1(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "100", "--sim", "itl_ms=5",
-                        "--sim", "error_rate=0.5"))
+                        "--sim", "error_rate=0.5", "--settle", "0"))
     out = capsys.readouterr().out.splitlines()
     assert code == 1, out
-    assert out[-2].startswith("dry-run-failed: step 1 gate verdict fail: objectives missed: error_rate")
-    finished = read_audit(tmp_path / "audit.jsonl")[-1]
+    assert out[-2].startswith("rehearsal-rolled-back: step 1 gate verdict fail: objectives missed: error_rate")
+    events = read_audit(tmp_path / "audit.jsonl")
+    finished = events[-1]
     assert (finished["event"], finished["result"], finished["weights"]) == (
-        "finished", "dry-run-failed", {"blue": 100, "green": 0})
+        "finished", "rehearsal-rolled-back", {"blue": 100, "green": 0})
+    assert "applied" not in {e["event"] for e in events}
+    assert "analysis summary: no step was analysed on live traffic" in out
 
 
 def test_dry_run_gate_load_override_keeps_the_sample_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,11 +136,4 @@ def test_dry_run_gate_load_override_keeps_the_sample_floor(tmp_path: Path, capsy
     code = main(promote(tmp_path, "--dry-run", "--local", "--gate-rate", "1", "--gate-duration", "3"))
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("gpufleet promote: --gate-rate/--gate-duration: ") and "minSamples" in err
-
-
-def test_local_simulator_serves_the_candidates_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(promote(tmp_path, "--dry-run", "--local", "--steps", "100", "--sim", "itl_ms=5", "--sim", "ttft_ms=50"))
-    assert code == 0
-    plan = read_audit(tmp_path / "audit.jsonl")[0]
-    assert plan["model"] == "qwen3-8b" or "qwen3-8b" in capsys.readouterr().out
+    assert err.startswith("gpufleet promote: --gate-rate/--gate-duration/--gate-warmup: ") and "minSamples" in err

@@ -33,6 +33,7 @@ from gpufleet.core.moderation_stage import check_moderation
 from gpufleet.core.project import config_defaults, find_project
 from gpufleet.core import secrets as secret_values
 from gpufleet.core.observability_config import ObservabilityConfig
+from gpufleet.core.promotion_config import PromotionConfig, validate_promotion
 from gpufleet.core.release_config import Release, parse_image, parse_releases, validate_releases
 from gpufleet.core.traffic_config import TrafficConfig, validate_fleet, validate_traffic
 
@@ -121,6 +122,8 @@ class StackConfig(_Model):
     traffic: TrafficConfig | None = None
     # The metrics pipeline: retention, storage, scrape interval, optional in-region remote write.
     observability: ObservabilityConfig = ObservabilityConfig()
+    # How `gpufleet promote` analyses live traffic at every step (see core/promotion_config.py).
+    promotion: PromotionConfig = PromotionConfig()
     # Config keys Pulumi holds as secrets (a nested `secure:` makes its whole key secret).
     _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -439,6 +442,8 @@ def _parse(stack: str, raw: Mapping[str, Any], catalog: InstanceCatalog | None, 
         # Releases are checked after the pools they must fit on.
         cfg = cfg.model_copy(update={"releases": _in_stack_registry(cfg, parse_releases(releases))})
         _check_releases(cfg)
+        validate_promotion(cfg.promotion, jurisdiction=cfg.jurisdiction, mainland_regions=sorted(
+            r for c in clouds.NAMES for r, f in catalog.cloud(c).regions.items() if f.mainland_china))
         if cfg.traffic is not None:
             validate_traffic(cfg.traffic, stack=cfg.stack, jurisdiction=cfg.jurisdiction, cloud=cfg.cloud,
                              releases={n: r.replicas for n, r in cfg.releases.items()})

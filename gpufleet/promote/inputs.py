@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gpufleet.core import clouds
+from gpufleet.core.promotion_config import PromotionConfig, parse_promotion
 from gpufleet.core.slo import SloSpec
 from gpufleet.core.errors import ConfigError, StackConfigError
 from gpufleet.core.traffic_config import TrafficConfig, parse_traffic, validate_traffic
@@ -36,6 +37,7 @@ class PromotionInputs:
     slo: SloSpec
     replicas: dict[str, int]  # release -> replicas
     served_models: dict[str, str]  # release -> the model name clients send
+    promotion: PromotionConfig = PromotionConfig()  # how each step is analysed on live traffic
 
 
 def load_inputs(stack: str, root: Path | None = None) -> PromotionInputs:
@@ -45,7 +47,7 @@ def load_inputs(stack: str, root: Path | None = None) -> PromotionInputs:
         if all(name in StackConfig.model_fields for name in NEEDED_FIELDS):
             cfg = load_stack(stack, root=root)
             return _inputs(stack, cfg.cloud, cfg.jurisdiction, getattr(cfg, "traffic"), getattr(cfg, "slo"),
-                           getattr(cfg, "releases"))
+                           getattr(cfg, "releases"), getattr(cfg, "promotion", None))
         return _from_stack_file(stack, root)
     except StackConfigError as exc:
         raise InputsError(str(exc)) from None
@@ -54,7 +56,7 @@ def load_inputs(stack: str, root: Path | None = None) -> PromotionInputs:
 
 
 def _inputs(stack: str, cloud: str, jurisdiction: str, traffic: TrafficConfig | None, slo: SloSpec | None,
-            releases: Mapping[str, Any] | None) -> PromotionInputs:
+            releases: Mapping[str, Any] | None, promotion: PromotionConfig | None = None) -> PromotionInputs:
     if traffic is None:
         raise InputsError(f"stack '{stack}' has no gpufleet:traffic block (see docs/promote.md)")
     if slo is None:
@@ -64,7 +66,7 @@ def _inputs(stack: str, cloud: str, jurisdiction: str, traffic: TrafficConfig | 
     replicas = {name: r.replicas for name, r in releases.items()}
     served = {name: (r.served_model_name or r.model) for name, r in releases.items()}
     validate_traffic(traffic, stack=stack, jurisdiction=jurisdiction, cloud=cloud, releases=replicas)
-    return PromotionInputs(stack, cloud, jurisdiction, traffic, slo, replicas, served)
+    return PromotionInputs(stack, cloud, jurisdiction, traffic, slo, replicas, served, promotion or PromotionConfig())
 
 
 def _from_stack_file(stack: str, root: Path | None) -> PromotionInputs:
@@ -86,8 +88,14 @@ def _from_stack_file(stack: str, root: Path | None) -> PromotionInputs:
             message = err["msg"].removeprefix("Value error, ")
             raise InputsError(f"stack '{stack}': {PROJECT}:slo{'.' + where if where else ''}: {message}") from None
     releases = parse_releases(raw.get(f"{PROJECT}:releases") or {})
+    try:
+        promotion = parse_promotion(raw.get(f"{PROJECT}:promotion"))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "".join(f".{p}" for p in err["loc"])
+        raise InputsError(f"stack '{stack}': {PROJECT}:promotion{where}: {err['msg']}; got {err['input']!r}") from None
     cloud, jurisdiction = raw.get(f"{PROJECT}:cloud"), raw.get(f"{PROJECT}:jurisdiction")
     if cloud not in clouds.NAMES or jurisdiction not in ("cn", "global"):
         raise InputsError(f"stack '{stack}': gpufleet:cloud/jurisdiction are not valid "
                           f"(got {cloud!r}/{jurisdiction!r}); run `gpufleet preview --stack {stack}`")
-    return _inputs(stack, cloud, jurisdiction, traffic, slo, releases)
+    return _inputs(stack, cloud, jurisdiction, traffic, slo, releases, promotion)

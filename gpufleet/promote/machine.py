@@ -3,33 +3,35 @@
 Sequence (real run, steps s1..sn)::
 
     check candidate (rollout + gate at its current share)      -- gate for step 1
-    for each step k: apply weights_k (set_config + up) -> settle -> check again at share k
-                     (that check is also the gate for step k+1)
+    measure the baseline on its live traffic (with analysis)
+    for each step k: apply weights_k (set_config + up) -> settle -> rollout check, then
+                     analyse the live traffic at share k (without analysis: the gate again)
+                     (that verdict is also the gate for step k+1)
 
-Only a `pass` moves traffic forward. `fail`, `invalid`, a Pulumi error, a
-timeout or an interrupt stops the promotion, restores the last weights that
-passed a check (set_config + up) and ends with a non-zero exit code. A dry run
-performs the same checks (one per step) and applies nothing.
+Only a `pass` moves traffic forward. `fail`, `invalid`, `inconclusive`, a
+Pulumi error, a timeout or an interrupt stops the promotion, restores the last
+weights that passed a check (set_config + up) and ends with a non-zero exit
+code. A dry run performs the gate once per step and applies nothing.
 
-The machine sees the world only through three small protocols, `TrafficStack`
-(Pulumi), `RolloutCheck` (Kubernetes) and `Gate` (the load test), so it is
-tested with stand-ins; the real adapters live in `automation`, `kube`, `gates`.
+The machine sees the world only through small protocols, `TrafficStack`
+(Pulumi, or the rehearsal's router), `RolloutCheck` (Kubernetes), `Gate` (the
+load test) and `LiveAnalysis` (Prometheus), so it is tested with stand-ins; the
+real adapters live in `automation`, `kube`, `gates`, `steps`/`analysis`.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import FrameType, TracebackType
 from typing import Any, Protocol
 
 from gpufleet.loadtest.gate import GateResult, harness_failure
 from gpufleet.core.slo import SloSpec
 from gpufleet.promote.audit import AuditLog
 from gpufleet.promote.plan import Plan, Step, format_weights
+from gpufleet.promote.watchdog import PromotionTimeout, Watchdog  # noqa: F401  (part of this module's API)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check did not pass or a step failed; the last good weights are back
@@ -44,14 +46,6 @@ class ApplyError(RuntimeError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable  # e.g. another update holds the stack: worth waiting for
-
-
-class PromotionTimeout(BaseException):
-    """The promotion ran past its time limit.
-
-    A BaseException, like KeyboardInterrupt, so that no `except Exception` in
-    the load-test harness can turn it into an ordinary verdict.
-    """
 
 
 @dataclass(frozen=True)
@@ -78,6 +72,23 @@ class Gate(Protocol):
     def check(self, target_url: str, model: str, slo: SloSpec, share: int) -> GateResult: ...
 
 
+class StepResult(Protocol):
+    passed: bool
+    verdict: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class LiveAnalysis(Protocol):
+    """Canary analysis of the live traffic after a shift (`steps.StepAnalysis`)."""
+
+    def before_shift(self, candidate: str, baseline: str) -> None:
+        """Measure the baseline before anything moves (what a first step to 100% is compared with)."""
+
+    def run_step(self, step: int, share: int, candidate: str, baseline: str) -> StepResult: ...
+
+
 @dataclass(frozen=True)
 class Target:
     url: str
@@ -86,6 +97,8 @@ class Target:
 
 class Result(StrEnum):
     PROMOTED = "promoted"
+    REHEARSAL_PROMOTED = "rehearsal-promoted"  # --dry-run --local: a local router was shifted, not the stack
+    REHEARSAL_ROLLED_BACK = "rehearsal-rolled-back"
     DRY_RUN_PASSED = "dry-run-passed"
     DRY_RUN_FAILED = "dry-run-failed"
     ROLLED_BACK = "rolled-back"
@@ -130,7 +143,11 @@ class Promotion:
         disarm: Callable[[], None] = lambda: None,
         rollback_attempts: int = 6,
         rollback_retry_s: float = 15.0,
+        analysis: LiveAnalysis | None = None,
+        rehearsal: bool = False,
     ) -> None:
+        """`analysis`: judge each shift on live traffic (else the gate runs again); `rehearsal`: `stack`
+        is a local stand-in (the rehearsal's router), so outcomes are named rehearsal-*."""
         if stack is None and not dry_run:
             raise ValueError("a real promotion needs a TrafficStack")
         self.plan = plan
@@ -147,6 +164,8 @@ class Promotion:
         self.disarm = disarm
         self.rollback_attempts = rollback_attempts
         self.rollback_retry_s = rollback_retry_s
+        self.analysis = analysis
+        self.rehearsal = rehearsal
         self.last_good: dict[str, int] = dict(plan.start)
         # What the stack is at: None once a set_config/up was attempted and not confirmed.
         self.applied: dict[str, int] | None = dict(plan.start)
@@ -160,6 +179,8 @@ class Promotion:
             self.audit.record(
                 "plan",
                 dry_run=self.dry_run,
+                rehearsal=self.rehearsal,
+                analysis=self.analysis is not None,
                 steps=[{"step": s.number, "share": s.share, "weights_before": s.before, "weights_after": s.after}
                        for s in plan.steps],
                 weights_before=plan.start,
@@ -169,6 +190,8 @@ class Promotion:
                 slo=self.slo.model_dump(by_alias=True, exclude_none=True),
             )
             self._verify(plan.steps[0], phase="gate", share=plan.start[plan.candidate])
+            if self.analysis is not None and not self.dry_run:
+                self._before_shift(plan.steps[0])
             for step in plan.steps:
                 if self.dry_run:
                     if step.number > 1:
@@ -177,7 +200,10 @@ class Promotion:
                     continue
                 self._apply(step)
                 self._settle(step)
-                self._verify(step, phase="recheck", share=step.share)
+                if self.analysis is None:
+                    self._verify(step, phase="recheck", share=step.share)
+                else:
+                    self._analyse(step)
                 self.last_good = dict(step.after)
         except _Stop as stop:
             return self._end(stop.reason, interrupted=False)
@@ -193,18 +219,58 @@ class Promotion:
 
     # ------------------------------------------------------------ phases
 
-    def _verify(self, step: Step, *, phase: str, share: int) -> None:
-        """Rollout check, then the gate; raises _Stop unless both are fine and the verdict is pass."""
-        candidate = self.plan.candidate
-        self.say(f"step {step.number}: checking {candidate} ({phase}, {share}% share)")
+    def _rollout(self) -> RolloutStatus:
         try:
-            rollout = self.rollout.check(candidate)
+            rollout = self.rollout.check(self.plan.candidate)
         except Exception as exc:  # fail closed: an unreadable cluster is not a ready one
             rollout = RolloutStatus(False, f"the rollout check raised {exc!r}")
         if rollout.skipped:
             self.say("  rollout: check skipped (no cluster)")
         else:
             self.say(f"  rollout: {'ready' if rollout.ready else 'NOT READY'}: {rollout.reason}")
+        return rollout
+
+    def _baseline_of(self, step: Step) -> str:
+        """The release losing the most traffic at this step (ties: alphabetical)."""
+        others = {name: w for name, w in step.before.items() if name != self.plan.candidate}
+        return max(sorted(others), key=lambda name: others[name])
+
+    def _before_shift(self, step: Step) -> None:
+        assert self.analysis is not None
+        try:
+            self.analysis.before_shift(self.plan.candidate, self._baseline_of(step))
+        except Exception as exc:  # only a reference for later: the steps' own checks still decide
+            self.audit.record("baseline", error=f"measuring the baseline raised {exc!r}")
+
+    def _analyse(self, step: Step) -> None:
+        """Rollout check, then canary analysis of the live traffic; raises _Stop unless the step passed."""
+        assert self.analysis is not None
+        candidate = self.plan.candidate
+        baseline = self._baseline_of(step)
+        self.say(f"step {step.number}: checking {candidate} (analysis, {step.share}% share)")
+        rollout = self._rollout()
+        verdict, reason, summary = "invalid", f"candidate not ready: {rollout.reason}", None
+        if rollout.ready:
+            try:
+                result = self.analysis.run_step(step.number, step.share, candidate, baseline)
+                reason, summary = result.reason, result.to_dict()
+                # pass only when both say so; a step that did not pass is never reported as pass
+                verdict = "pass" if result.passed and result.verdict == "pass" else (
+                    "fail" if result.verdict == "pass" else result.verdict)
+            except Exception as exc:  # fail closed: a broken analysis never reads as a pass
+                verdict, reason = "invalid", f"the analysis raised {exc!r}"
+        self.audit.record("check", step=step.number, phase="analysis", share=step.share, weights=self.applied,
+                          baseline=baseline, rollout=rollout.to_dict(), verdict=verdict, reason=reason,
+                          analysis=summary)
+        self.say(f"  verdict: {verdict} ({reason})")
+        if verdict != "pass":
+            raise _Stop(f"step {step.number} analysis verdict {verdict}: {reason}")
+
+    def _verify(self, step: Step, *, phase: str, share: int) -> None:
+        """Rollout check, then the gate; raises _Stop unless both are fine and the verdict is pass."""
+        candidate = self.plan.candidate
+        self.say(f"step {step.number}: checking {candidate} ({phase}, {share}% share)")
+        rollout = self._rollout()
         if not rollout.ready:
             result = harness_failure(f"candidate not ready: {rollout.reason}")
         else:
@@ -235,7 +301,8 @@ class Promotion:
     def _apply(self, step: Step) -> None:
         assert self.stack is not None
         before = self.applied
-        self.say(f"step {step.number}: applying {format_weights(step.after)} (pulumi up)")
+        via = "the local router" if self.rehearsal else "pulumi up"
+        self.say(f"step {step.number}: applying {format_weights(step.after)} ({via})")
         self.audit.record("apply", step=step.number, dry_run=False, applied=False,
                           weights_before=before, weights_after=step.after)
         self.applied = None
@@ -257,7 +324,8 @@ class Promotion:
             outcome = Outcome(Result.DRY_RUN_PASSED, EXIT_OK, "every check passed (dry run: nothing applied)",
                               dict(self.plan.start))
         else:
-            outcome = Outcome(Result.PROMOTED, EXIT_OK, f"{self.plan.candidate} promoted to {self.plan.steps[-1].share}%",
+            result = Result.REHEARSAL_PROMOTED if self.rehearsal else Result.PROMOTED
+            outcome = Outcome(result, EXIT_OK, f"{self.plan.candidate} promoted to {self.plan.steps[-1].share}%",
                               dict(self.plan.final))
         return self._record_end(outcome)
 
@@ -282,7 +350,8 @@ class Promotion:
                     f"{self.plan.stack}` after checking gpufleet:traffic.releaseWeights",
                     None,
                 ))
-        result, code = (Result.INTERRUPTED, EXIT_INTERRUPTED) if interrupted else (Result.ROLLED_BACK, EXIT_FAILED)
+        rolled_back = Result.REHEARSAL_ROLLED_BACK if self.rehearsal else Result.ROLLED_BACK
+        result, code = (Result.INTERRUPTED, EXIT_INTERRUPTED) if interrupted else (rolled_back, EXIT_FAILED)
         return self._record_end(Outcome(result, code, reason, dict(self.last_good)))
 
     def _restore(self, reason: str) -> bool:
@@ -324,29 +393,3 @@ class Promotion:
 
     def _message(self, what: str) -> str:
         return f"gpufleet promote {self.plan.candidate} ({self.audit.promotion_id} by {self.audit.actor}): {what}"
-
-
-class Watchdog:
-    """Raises PromotionTimeout in the main thread once `seconds` have passed (SIGALRM; None: no limit)."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self._previous: Any = None
-
-    def _fire(self, _signum: int, _frame: FrameType | None) -> None:
-        raise PromotionTimeout(f"the promotion ran longer than --timeout {self.seconds:g} s")
-
-    def disarm(self) -> None:
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-    def __enter__(self) -> "Watchdog":
-        if self.seconds:
-            self._previous = signal.signal(signal.SIGALRM, self._fire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self.seconds:
-            self.disarm()
-            signal.signal(signal.SIGALRM, self._previous)

@@ -15,6 +15,7 @@ from gpufleet.promote.lock import LockHeld, PromotionLock
 from gpufleet.promote.machine import (
     EXIT_CANNOT_RUN,
     Gate,
+    LiveAnalysis,
     Outcome,
     Promotion,
     Result,
@@ -42,6 +43,8 @@ def run_promotion(
     say: Callable[[str], None] = lambda _line: None,
     sleep: Callable[[float], None] = time.sleep,
     rollback_retry_s: float = 15.0,
+    analysis: LiveAnalysis | None = None,
+    rehearsal: bool = False,
 ) -> Outcome:
     """Refused (exit 2) when another promotion holds the lock; otherwise the machine's outcome."""
     if lock is not None:
@@ -55,7 +58,7 @@ def run_promotion(
             return Promotion(
                 plan, stack=stack, rollout=rollout, gate=gate, slo=slo, target=target, audit=audit,
                 settle_s=settle_s, dry_run=dry_run, sleep=sleep, say=say, disarm=watchdog.disarm,
-                rollback_retry_s=rollback_retry_s,
+                rollback_retry_s=rollback_retry_s, analysis=analysis, rehearsal=rehearsal,
             ).run()
     finally:
         if lock is not None:
