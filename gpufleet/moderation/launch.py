@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from gpufleet.moderation.settings import ProxySettings, settings_to_argv
+from gpufleet.processes import stop_process
 
 # The SDK signs with whatever the default credential chain finds; a local stand-in
 # checks only that a signature is there. Never real keys, never from config.
@@ -70,13 +71,7 @@ class Child:
         return self.process.pid
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 5)
 
     def __enter__(self) -> Child:
         return self.start()

@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from gpufleet.processes import stop_process
+
 __all__ = ["LocalPrometheus", "ScrapeTarget", "PrometheusNotInstalled"]
 
 
@@ -130,13 +132,7 @@ class LocalPrometheus:
         return (self._dir / "prometheus.log").read_text(errors="replace")[-chars:]
 
     def _terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
         self.process = None
 
     def stop(self) -> None:

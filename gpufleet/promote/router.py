@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from gpufleet.processes import stop_process
 from gpufleet.promote.machine import ApplyError
 
 BACKEND = "llm"
@@ -138,13 +139,7 @@ class LocalRouter:
             raise RuntimeError(f"haproxy reports weights {now} after setting {wanted}")
 
     def _terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 5)
         self.process = None
 
     def stop(self) -> None:
