@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+import accuracy_truth  # noqa: E402
 import benchlib  # noqa: E402
 import client_capacity  # noqa: E402
-import loadtest_accuracy  # noqa: E402
 import make_tokenizer  # noqa: E402
 
 from gpufleet.loadtest.stats import percentile as stats_percentile  # noqa: E402
@@ -123,14 +123,14 @@ def test_percentile_matches_the_harness_definition(n):
 
 # -- accuracy rule and truth matching ----------------------------------------------
 def test_rule_never_below_and_at_most_max_2ms_or_3_percent_above():
-    assert loadtest_accuracy.allowed_error_ms(25.0) == 2.0
-    assert loadtest_accuracy.allowed_error_ms(200.0) == pytest.approx(6.0)
-    assert loadtest_accuracy.within_rule(25.0, 25.0)
-    assert loadtest_accuracy.within_rule(27.0, 25.0)
-    assert not loadtest_accuracy.within_rule(27.01, 25.0)
-    assert not loadtest_accuracy.within_rule(24.999, 25.0)  # below the truth, however little
-    assert loadtest_accuracy.within_rule(206.0, 200.0)
-    assert not loadtest_accuracy.within_rule(206.1, 200.0)
+    assert accuracy_truth.allowed_error_ms(25.0) == 2.0
+    assert accuracy_truth.allowed_error_ms(200.0) == pytest.approx(6.0)
+    assert accuracy_truth.within_rule(25.0, 25.0)
+    assert accuracy_truth.within_rule(27.0, 25.0)
+    assert not accuracy_truth.within_rule(27.01, 25.0)
+    assert not accuracy_truth.within_rule(24.999, 25.0)  # below the truth, however little
+    assert accuracy_truth.within_rule(206.0, 200.0)
+    assert not accuracy_truth.within_rule(206.1, 200.0)
 
 
 def _record(rid, ttft, gaps):
@@ -144,7 +144,7 @@ def test_truth_samples_use_server_write_times_of_the_same_requests():
         "other": {"received_at": 0.0, "chunk_times": [5.0, 9.0]},
     }
     records = [_record("a", 201.0, [25.5, 24.5]), _record("b", 100.5, [25.0, 1.0]), _record("gone", 5.0, [])]
-    out = loadtest_accuracy.truth_samples(records, truth)
+    out = accuracy_truth.truth_samples(records, truth)
     assert out.matched == 2
     assert out.missing == ["gone"]
     assert out.ttft_ms == pytest.approx([200.0, 100.0])
@@ -155,15 +155,46 @@ def test_truth_samples_use_server_write_times_of_the_same_requests():
 
 
 def test_compare_builds_p50_and_p95_rows_with_errors():
-    truth = loadtest_accuracy.TruthSamples([200.0] * 19 + [210.0], [25.0] * 100, 20, [], 0, [], [])
+    truth = accuracy_truth.TruthSamples([200.0] * 19 + [210.0], [25.0] * 100, 20, [], 0, [], [])
     reported = {"ttft_ms": {"p50": 201.0, "p95": 200.5}, "itl_ms": {"p50": 24.9, "p95": 25.0}}
-    rows = {(r.metric, r.p): r for r in loadtest_accuracy.compare(reported, truth)}
+    rows = {(r.metric, r.p): r for r in accuracy_truth.compare(reported, truth)}
     assert rows[("ttft", 50)].true_ms == 200.0 and rows[("ttft", 50)].passed
     assert rows[("ttft", 95)].true_ms == 200.0 and rows[("ttft", 95)].error_ms == pytest.approx(0.5)
     assert not rows[("itl", 50)].passed and rows[("itl", 50)].error_pct == pytest.approx(-0.4)
     assert rows[("itl", 95)].passed
     with pytest.raises(RuntimeError):
-        loadtest_accuracy.compare({"ttft_ms": {"p50": None, "p95": None}, "itl_ms": {}}, truth)
+        accuracy_truth.compare({"ttft_ms": {"p50": None, "p95": None}, "itl_ms": {}}, truth)
+
+
+def test_the_truth_is_an_interval_as_wide_as_the_server_write_calls():
+    truth = {"a": {"received_at": 1000.0, "chunk_times": [1000.2, 1000.225, 1000.250],
+                   "chunk_started": [1000.1999, 1000.2249, 1000.2498]}}
+    out = accuracy_truth.truth_samples([_record("a", 200.0, [25.0, 25.0])], truth)
+    assert out.ttft_lo_ms == pytest.approx([199.9])
+    assert out.itl_lo_ms == pytest.approx([24.9, 24.8])  # next write's start - previous write's end
+    assert out.write_us == pytest.approx([100.0, 100.0, 200.0])
+    rows = {(r.metric, r.p): r for r in accuracy_truth.compare(
+        {"ttft_ms": {"p50": 200.0, "p95": 200.0}, "itl_ms": {"p50": 24.95, "p95": 25.0}}, out)}
+    itl = rows[("itl", 50)]
+    assert (itl.true_ms, itl.true_lo_ms) == (pytest.approx(25.0), pytest.approx(24.8))
+    assert itl.passed and not itl.strict_passed  # under the completion stamp, within the write call
+    assert itl.to_dict()["strict_passed"] is False
+
+
+def test_a_value_below_the_whole_interval_fails_and_above_is_judged_on_the_completion_stamp():
+    assert not accuracy_truth.within_rule(24.79, 25.0, 24.8)
+    assert accuracy_truth.within_rule(24.8, 25.0, 24.8)
+    assert accuracy_truth.within_rule(27.0, 25.0, 24.8) and not accuracy_truth.within_rule(27.01, 25.0, 24.8)
+
+
+def test_without_start_stamps_on_every_record_there_is_no_interval():
+    truth = {"a": {"received_at": 0.0, "chunk_times": [0.1, 0.12], "chunk_started": [0.09, 0.11]},
+             "b": {"received_at": 0.0, "chunk_times": [0.1, 0.12]}}
+    out = accuracy_truth.truth_samples([_record("a", 100.0, [20.0]), _record("b", 100.0, [20.0])], truth)
+    assert out.ttft_lo_ms is None and out.itl_lo_ms is None and out.write_us is None
+    rows = accuracy_truth.compare({"ttft_ms": {"p50": 100.0, "p95": 100.0}, "itl_ms": {"p50": 20.0, "p95": 20.0}},
+                                  out)
+    assert all(r.true_lo_ms is None and r.passed == r.strict_passed for r in rows)
 
 
 # -- capacity helpers ----------------------------------------------------------------

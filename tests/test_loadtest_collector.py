@@ -12,6 +12,7 @@ from common.collector import Aggregator, ProcessState
 from common.health import HealthMonitor, cpu_share
 from common.options import RunOptions
 from common.timing import Clock
+from gpufleet.loadtest.rawrun import ProcessSummary  # noqa: E402
 from gpufleet.loadtest.records import Outcome, RequestRecord  # noqa: E402
 
 T0 = 1_700_000_000.0
@@ -175,10 +176,20 @@ def test_cpu_share_and_the_monitor_samples():
 def test_a_local_run_hands_records_over_without_row_encoding():
     clock = FakeClock(T0)
     state = ProcessState("local", OPTIONS, T0, clock=clock, health=HealthMonitor(clock=clock))
+    state.health.loop_lag_ms.append((T0 + 1, 0.4))
     state.add(record(1, "local"))
     payload = state.payload(done=True, local=True)
     assert "rows" not in payload and [r.request_id for r in payload["records"]] == ["run-local-1"]
+    assert isinstance(payload["summary"], ProcessSummary)  # the summary too: no dict round trip
     aggregator = Aggregator({"local"}, OPTIONS, T0, "http://127.0.0.1:9")
     aggregator.receive("local", payload)
     assert aggregator.all_done and aggregator.records == [record(1, "local")]
+    assert aggregator.summaries["local"].loop_lag_ms == ((T0 + 1, 0.4),)
     assert state.payload(done=True, local=True)["records"] == []  # handed over once
+
+
+def test_a_local_batch_without_a_summary_object_is_a_problem_not_a_crash():
+    aggregator = Aggregator({"local"}, OPTIONS, T0, "http://127.0.0.1:9")
+    aggregator.receive("local", {"process": "local", "records": [], "summary": {"process": "local"}, "done": True})
+    assert aggregator.problems == ["bad batch from local: TypeError('a local batch carries a ProcessSummary, not dict')"]
+    assert not aggregator.all_done

@@ -172,6 +172,10 @@ def test_truth_records_match_what_the_client_saw(basic: LocalServer) -> None:
     assert rec["prompt_tokens"] == count_chat_tokens(MESSAGES)
     times = rec["chunk_times"]
     assert rec["received_at"] <= rec["headers_sent_at"] <= times[0] == rec["first_token_at"]
+    # each write's start stamp precedes its completion, and follows the previous completion
+    starts = rec["chunk_started"]
+    assert len(starts) == len(times) and all(s <= t for s, t in zip(starts, times))
+    assert all(prev <= s for prev, s in zip(times, starts[1:]))
     # token k is due TTFT + k * ITL after arrival (30 ms, 4 ms); writes are never early
     since = [t - rec["received_at"] for t in times]
     assert all(0.030 + k * 0.004 <= s < 0.030 + k * 0.004 + 1.0 for k, s in enumerate(since)), since

@@ -9,11 +9,12 @@ from gpufleet.simserver.truth import TruthLog, TruthRecord
 
 def test_record_accumulates_writes() -> None:
     r = TruthRecord("req-1", 0, "chat", received_at=100.0)
-    r.wrote(100.2, 1)
+    r.wrote(100.2, 1, started=100.19)
     r.wrote(100.3, 4)
     d = r.as_dict()
     assert d["first_token_at"] == 100.2
     assert (d["chunk_times"], d["chunk_tokens"], d["completion_tokens"]) == ([100.2, 100.3], [1, 4], 5)
+    assert d["chunk_started"] == [100.19, 100.3]  # a write without a start stamp is a point
     assert (d["id"], d["seq"], d["endpoint"], d["outcome"]) == ("req-1", 0, "chat", "in_progress")
 
 

@@ -253,11 +253,12 @@ class Engine:
         assert resp is not None
         if transport is None or transport.is_closing():
             return False
+        started = self._wall()
         try:
             await resp.write(data)
         except (ConnectionError, RuntimeError):
             return False
-        job.record.wrote(self._wall(), n_tokens)
+        job.record.wrote(self._wall(), n_tokens, started)
         return True
 
     def _finish(self, job: Job, outcome: str, now: float) -> None:

@@ -304,6 +304,7 @@ class SimServer:
         try:
             await resp.prepare(request)
             record.headers_sent_at = time.time()
+            started = time.time()
             await resp.write(data)
             await resp.write_eof()
         except ConnectionError:
@@ -312,7 +313,7 @@ class SimServer:
             return resp
         now = time.time()
         record.status = 200
-        record.wrote(now, seq.max_tokens)
+        record.wrote(now, seq.max_tokens, started)
         record.outcome = OK
         record.finished_at = now
         return resp

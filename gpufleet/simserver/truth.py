@@ -2,8 +2,11 @@
 
 Client-side latency measurements are only as good as their comparison with
 what actually left the server. Each request gets a :class:`TruthRecord` with
-wall-clock (``time.time()``) stamps taken right after each write completed;
-the log is a bounded ring so a long load test cannot exhaust memory.
+wall-clock (``time.time()``) stamps taken right after each write completed
+(``chunk_times``) and right before it started (``chunk_started``): the bytes
+reached the client's socket somewhere between the two, so the pair is the
+truth's own uncertainty. The log is a bounded ring so a long load test cannot
+exhaust memory.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ class TruthRecord:
 
     __slots__ = (
         "id", "seq", "endpoint", "stream", "received_at", "headers_sent_at",
-        "chunk_times", "chunk_tokens", "finished_at", "prompt_tokens",
+        "chunk_times", "chunk_started", "chunk_tokens", "finished_at", "prompt_tokens",
         "completion_tokens", "max_tokens", "status", "outcome", "faults",
     )
 
@@ -31,6 +34,7 @@ class TruthRecord:
         self.received_at = received_at
         self.headers_sent_at: float | None = None
         self.chunk_times: list[float] = []
+        self.chunk_started: list[float] = []
         self.chunk_tokens: list[int] = []
         self.finished_at: float | None = None
         self.prompt_tokens: int | None = None
@@ -40,9 +44,11 @@ class TruthRecord:
         self.outcome = "in_progress"
         self.faults: dict[str, float | int] = {}
 
-    def wrote(self, at: float, tokens: int) -> None:
-        """A write carrying ``tokens`` tokens completed at wall time ``at``."""
+    def wrote(self, at: float, tokens: int, started: float | None = None) -> None:
+        """A write carrying ``tokens`` tokens started at wall time ``started`` (``at`` if not
+        known) and completed at ``at``."""
         self.chunk_times.append(at)
+        self.chunk_started.append(at if started is None else started)
         self.chunk_tokens.append(tokens)
         self.completion_tokens += tokens
 
@@ -56,6 +62,7 @@ class TruthRecord:
             "headers_sent_at": self.headers_sent_at,
             "first_token_at": self.chunk_times[0] if self.chunk_times else None,
             "chunk_times": list(self.chunk_times),
+            "chunk_started": list(self.chunk_started),
             "chunk_tokens": list(self.chunk_tokens),
             "finished_at": self.finished_at,
             "prompt_tokens": self.prompt_tokens,

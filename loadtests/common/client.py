@@ -78,7 +78,7 @@ def build_record(meta: RecordMeta, sent: float, headers: float | None, end: floa
         headers_ms=None if headers is None else _ms(headers - sent),
         ttft_ms=_ms(times[0] - sent) if times else None,
         e2e_ms=_ms(end - sent),
-        chunk_gaps_ms=tuple(_ms(b - a) for a, b in zip(times, times[1:])),
+        chunk_gaps_ms=tuple([(b - a) * 1000.0 for a, b in zip(times, times[1:])]),
         prompt_tokens=parsed.prompt_tokens,
         output_tokens=parsed.output_tokens,
         max_tokens=meta.max_tokens,
@@ -209,10 +209,10 @@ class LLMClient:
             sse = StreamParser(plan.endpoint) if plan.stream else None
             if sse is not None:
                 progress.content_times = sse.content_times
-            exchange = Exchange(conn.fd, sse, progress.ticket, DRAIN_S)
+            exchange = Exchange(conn, sse, progress.ticket, DRAIN_S)
             keep = False
             try:
-                conn.sock.sendall(payload)
+                conn.send(payload)
                 self.reader.read(exchange)
                 keep = exchange.keep_alive
             except (OSError, HTTPParseError, Expired):

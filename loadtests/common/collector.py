@@ -99,16 +99,16 @@ class ProcessState:
     def payload(self, done: bool, *, local: bool = False) -> dict[str, Any]:
         """One message to the master: new records plus the latest summary.
 
-        `local`: for the aggregator in this same process, records are handed over as objects
-        (no row encoding and decoding)."""
+        `local`: for the aggregator in this same process, records and the summary are handed over
+        as objects (no encoding and decoding; the summary's samples grow all run long)."""
         if done:
             self.final_shipped = True
+        summary = self.summary(done)
         if local:
             records, self._pending = self._pending, []
-            batch: dict[str, Any] = {"records": records}
-        else:
-            batch = {"rows": self.take_rows()}
-        return {"process": self.name, **batch, "summary": self.summary(done).to_dict(), "done": done,
+            return {"process": self.name, "records": records, "summary": summary, "done": done,
+                    "model": self.model}
+        return {"process": self.name, "rows": self.take_rows(), "summary": summary.to_dict(), "done": done,
                 "model": self.model}
 
 
@@ -130,11 +130,14 @@ class Aggregator:
     def receive(self, node: str, payload: dict[str, Any]) -> None:
         """Merge one message; a malformed one is kept as a problem (the run becomes incomplete)."""
         try:
-            if "records" in payload:  # same process (a local run): already records
+            if "records" in payload:  # same process (a local run): already records and a summary
                 new = list(payload["records"])
+                summary = payload["summary"]
+                if not isinstance(summary, ProcessSummary):
+                    raise TypeError(f"a local batch carries a ProcessSummary, not {type(summary).__name__}")
             else:
                 new = [RequestRecord.from_row(row) for row in payload["rows"]]
-            summary = ProcessSummary.from_dict(payload["summary"])
+                summary = ProcessSummary.from_dict(payload["summary"])
         except (KeyError, TypeError, ValueError) as exc:
             self.problems.append(f"bad batch from {node}: {exc!r}")
             return

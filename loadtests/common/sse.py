@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from orjson import loads as _orjson
+
 from gpufleet.loadtest.records import Outcome
 
 CHAT = "chat"
@@ -106,6 +108,7 @@ class StreamParser:
         if endpoint not in (CHAT, COMPLETIONS):
             raise ValueError(f"endpoint must be '{CHAT}' or '{COMPLETIONS}', got {endpoint!r}")
         self.endpoint = endpoint
+        self._completions = endpoint == COMPLETIONS
         self._data: list[str] = []
         self._pending = b""  # bytes of an event whose blank line has not arrived yet
         self._by_line = False  # switched to the line-by-line path for the rest of the stream
@@ -113,12 +116,14 @@ class StreamParser:
         self.content_chars = 0  # characters of generated text so far
         self.done_at: float | None = None  # arrival of [DONE]
         self._usage: tuple[int, int] | None = None
+        self.at = 0.0  # arrival of the bytes `body` is given
         self._done = False
         self._failure: tuple[Outcome, str] | None = None
+        self.finished = False  # [DONE] came or a failure was decided (an attribute: read once per read)
 
-    @property
-    def finished(self) -> bool:
-        return self._done or self._failure is not None
+    def _fail(self, outcome: Outcome, error: str) -> None:
+        self._failure = (outcome, error)
+        self.finished = True
 
     @property
     def done(self) -> bool:
@@ -132,21 +137,56 @@ class StreamParser:
 
     def feed(self, data: bytes, at: float) -> None:
         """Body bytes of one read, all arrived at `at` (perf_counter seconds)."""
+        self.at = at
+        self.body(data)
+
+    def body(self, data: bytes | bytearray) -> None:
+        """The hot path: body bytes that arrived at `self.at` (the reader hands llhttp's pieces here).
+
+        A single-line `data:` event whose JSON is the usual content chunk is handled by `_content`:
+        orjson and a few type checks (a read that is exactly one such event is not even split or
+        copied). Everything else ([DONE], usage, errors, JSON orjson refuses, odd shapes) goes
+        through `_handle`, which parses with the json module and applies every rule; so outcomes
+        are json's, and a content chunk's text is the same string either way."""
         if self.finished or not data:
             return
+        at = self.at
         buf = self._pending + data if self._pending else data
         if self._by_line or b"\r" in buf:
             self._feed_lines(buf, at)
+            return
+        if buf.endswith(b"\n\n") and buf.find(b"\n") == len(buf) - 2 and buf.startswith(b"data: "):
+            self._pending = b""  # the usual read: exactly one single-line data event, read without copies
+            if not self._content(memoryview(buf)[6:-2], at):
+                self._handle(bytes(buf[6:-2]), at)
             return
         events = buf.split(b"\n\n")
         self._pending = events.pop()
         for event in events:
             if event[:6] == b"data: " and b"\n" not in event:
-                self._handle(event[6:], at)
+                if not self._content(event[6:], at):
+                    self._handle(event[6:], at)
             elif event:
                 self._lines(event.split(b"\n") + [b""], at)
             if self.finished:
                 return
+
+    def _content(self, data: bytes | bytearray | memoryview, at: float) -> bool:
+        """True when `data` is the usual content chunk (then it is counted); False: `_handle` decides."""
+        try:
+            obj = _orjson(data)  # content chunks only: anything else is re-read by json in _handle
+        except ValueError:
+            return False
+        if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
+            choices = obj.get("choices")
+            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                piece = choices[0].get("text", "") if self._completions else _delta_text(choices[0])
+                if type(piece) is str:
+                    if piece:
+                        self.content_chars += len(piece)
+                        self._content_times.append(at)
+                    return True
+        return False
 
     def _feed_lines(self, buf: bytes, at: float) -> None:
         """The general path: whole lines through `feed_line`, the partial last line kept."""
@@ -160,7 +200,7 @@ class StreamParser:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self._failure = (Outcome.MALFORMED, f"chunk is not UTF-8: {exc}"[:200])
+                self._fail(Outcome.MALFORMED, f"chunk is not UTF-8: {exc}"[:200])
                 return
             self.feed_line(line[:-1] if line.endswith("\r") else line, at)
             if self.finished:
@@ -179,7 +219,7 @@ class StreamParser:
         elif line.startswith(("event:", "id:", "retry:")):
             return
         else:
-            self._failure = _not_sse(line)
+            self._fail(*_not_sse(line))
 
     def end(self, at: float) -> Parsed:
         """The connection ended (cleanly or not): the final outcome, with the characters streamed."""
@@ -190,7 +230,7 @@ class StreamParser:
     def _end(self, at: float) -> Parsed:
         if not self.finished and self._pending and b"\n" not in self._pending and not self._content_times:
             # the whole body is one unterminated line: a plain body, e.g. a 200 with a JSON error
-            self._failure = _not_sse(self._pending.decode("utf-8", "replace").strip())
+            self._fail(*_not_sse(self._pending.decode("utf-8", "replace").strip()))
         if not self.finished and self._pending:  # a last event with complete lines but no blank line
             complete = self._pending[:self._pending.rfind(b"\n") + 1]
             self._pending = b""
@@ -222,49 +262,56 @@ class StreamParser:
 
     def _handle(self, data: str | bytes, at: float) -> None:
         """One event's data (bytes on the fast path, str from the line path)."""
-        if data == "[DONE]" or data == b"[DONE]":
-            self._done = True
+        if data == b"[DONE]" or data == "[DONE]":
+            self._done = self.finished = True
             self.done_at = at
             return
         try:
             obj = _loads(data)
         except ValueError:
-            self._failure = (Outcome.MALFORMED, f"chunk is not JSON: {_text(data)[:80]!r}")
+            self._fail(Outcome.MALFORMED, f"chunk is not JSON: {_text(data)[:80]!r}")
             return
         if type(obj) is dict and "error" not in obj and obj.get("usage") is None:  # the common chunk
             choices = obj.get("choices")
-            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
-                text = _fast_text(self.endpoint, choices[0])
-                if text is not None:
-                    if text:
-                        self.content_chars += len(text)
-                        self._content_times.append(at)
-                    return
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                if type(choice) is dict:
+                    if self._completions:
+                        text = choice.get("text", "")
+                        if type(text) is not str:
+                            text = None
+                    else:
+                        text = _delta_text(choice)
+                    if text is not None:
+                        if text:
+                            self.content_chars += len(text)
+                            self._content_times.append(at)
+                        return
         self._general(obj, data, at)
 
     def _general(self, obj: Any, data: str | bytes, at: float) -> None:
         """Every shape check, for chunks the fast path does not recognise."""
         if not isinstance(obj, dict):
-            self._failure = (Outcome.MALFORMED, f"chunk is not a JSON object: {_text(data)[:80]!r}")
+            self._fail(Outcome.MALFORMED, f"chunk is not a JSON object: {_text(data)[:80]!r}")
             return
         if "error" in obj:
-            self._failure = (Outcome.HTTP_ERROR, f"error event: {_error_message(obj)}")
+            self._fail(Outcome.HTTP_ERROR, f"error event: {_error_message(obj)}")
             return
         if obj.get("usage") is not None:
             counts = _usage_counts(obj["usage"])
             if isinstance(counts, str):
-                self._failure = (Outcome.MALFORMED, counts)
+                self._fail(Outcome.MALFORMED, counts)
                 return
             self._usage = counts
         choices = obj.get("choices")
         if not isinstance(choices, list):
-            self._failure = (Outcome.MALFORMED, "chunk has no 'choices' list")
+            self._fail(Outcome.MALFORMED, "chunk has no 'choices' list")
             return
         chars = 0
         for choice in choices:
             text = _choice_text(self.endpoint, choice, stream=True)
             if text is None:
-                self._failure = (Outcome.MALFORMED, "chunk choice has an unexpected shape")
+                self._fail(Outcome.MALFORMED, "chunk choice has an unexpected shape")
                 return
             chars += len(text)
         if chars:
@@ -279,7 +326,7 @@ _WHITESPACE = " \t\n\r"
 def _loads(data: str | bytes) -> Any:
     """json.loads without its Python layers for the usual compact object; the same result and errors."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        text = data if type(data) is str else data.decode("utf-8")
         obj, end = _SCAN(text, 0)
         if end == len(text) or not text[end:].strip(_WHITESPACE):
             return obj
@@ -288,11 +335,8 @@ def _loads(data: str | bytes) -> Any:
     return json.loads(data)  # leading whitespace, trailing data, invalid JSON: json decides (and raises)
 
 
-def _fast_text(endpoint: str, choice: dict) -> str | None:
-    """Text of a well-formed streamed choice; None to let the general path judge it."""
-    if endpoint == COMPLETIONS:
-        text = choice.get("text", "")
-        return text if type(text) is str else None
+def _delta_text(choice: dict) -> str | None:
+    """Text of a well-formed streamed chat choice; None to let the general path judge it."""
     delta = choice.get("delta")
     if type(delta) is not dict:
         return None
@@ -302,8 +346,8 @@ def _fast_text(endpoint: str, choice: dict) -> str | None:
     return None
 
 
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+def _text(data: str | bytes | bytearray) -> str:
+    return data if type(data) is str else data.decode("utf-8", "replace")
 
 
 def parse_body(endpoint: str, status: int, body: bytes) -> Parsed:

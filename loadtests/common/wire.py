@@ -12,9 +12,11 @@ of a successful stream to the SSE parser in bulk.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import gevent.socket
+from geventhttpclient._parser import HTTPResponseParser
 from geventhttpclient.response import HTTPConnectionClosed, HTTPResponse
 
 from common.sse import StreamParser
@@ -39,6 +41,18 @@ class Connection:
         self.sock = sock
         self.fd = sock.fileno()
         self.reused = False
+
+    def send(self, payload: bytes) -> None:
+        """Write the request: one `write` takes the usual request whole (the socket buffer has room).
+
+        gevent's `sendall` asks the kernel for the send buffer size (`getsockopt`) and goes through
+        its timeout machinery on every call; it only finishes what one write could not."""
+        try:
+            sent = os.write(self.fd, payload)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(payload):
+            self.sock.sendall(memoryview(payload)[sent:])
 
     def close(self) -> None:
         try:
@@ -73,15 +87,27 @@ class Pool:
             self._idle.pop().close()
 
 
+class StreamingResponse(HTTPResponse):
+    """geventhttpclient's response parser, minus a Python layer per read.
+
+    `feed` is the C parser's own: a response to POST never takes HTTPResponse's
+    HEAD workaround. Once a stream's headers are in, the exchange points
+    `_on_body` (which llhttp calls with every de-chunked body piece) straight
+    at the SSE parser, so no piece is appended to a buffer and copied out again.
+    """
+
+    feed = HTTPResponseParser.feed
+
+
 class Exchange:
     """One response as the reader sees it. `on_data` returns True when the reader is done with it."""
 
-    __slots__ = ("fd", "http", "sse", "ticket", "drain_s", "headers_at", "end_at", "status", "got_bytes", "event",
-                 "error")
+    __slots__ = ("fd", "http", "sse", "ticket", "drain_s", "headers_at", "end_at", "status", "got_bytes",
+                 "event", "error", "streaming")
 
-    def __init__(self, fd: int, sse: StreamParser | None, ticket, drain_s: float) -> None:
-        self.fd = fd
-        self.http = HTTPResponse(method="POST")
+    def __init__(self, conn: Connection | None, sse: StreamParser | None, ticket, drain_s: float) -> None:
+        self.fd = conn.fd if conn is not None else -1  # None: not on a socket (tests)
+        self.http = StreamingResponse(method="POST")
         self.sse = sse  # None: keep the body (non-streamed response)
         self.ticket = ticket
         self.drain_s = drain_s
@@ -91,10 +117,18 @@ class Exchange:
         self.got_bytes = False
         self.event = None  # set by the reader
         self.error: BaseException | None = None
+        self.streaming = False  # a 2xx stream whose body goes straight to the SSE parser
 
     def on_data(self, data: bytes, now: float) -> bool:
         self.ticket.last = now
         http = self.http
+        if self.streaming:  # the hot path: one call per chunk
+            sse = self.sse
+            sse.at = now
+            http.feed(data)  # b"" (peer closed) raises HTTPParseError for an incomplete message
+            if not sse.finished and not http.message_complete:
+                return False
+            return self._stream_state(now)
         if not data and not self.got_bytes:
             raise HTTPConnectionClosed("connection closed.")
         self.got_bytes = True
@@ -112,15 +146,25 @@ class Exchange:
             if body:
                 sse.feed(bytes(body), now)
                 del body[:]
-            if sse.finished and not http.message_complete:
-                if not sse.done:
-                    return True  # a decided failure: stop reading, the connection is dropped
-                # [DONE] came: the chunked terminator should follow at once, or the connection is dropped
-                self.ticket.stall_s = min(self.ticket.stall_s, self.drain_s)
-        elif self.status is not None and self.status >= 400 and len(body) >= MAX_ERROR_BODY:
+            http._on_body = sse.body  # the stream's body goes straight to the SSE parser
+            self.streaming = True
+            return self._stream_state(now)
+        if self.status is not None and self.status >= 400 and len(body) >= MAX_ERROR_BODY:
             self.end_at = now
             return True
         if http.message_complete:
+            self.end_at = now
+            return True
+        return False
+
+    def _stream_state(self, now: float) -> bool:
+        """After a streamed read: True when the reader is done with this response."""
+        if self.sse.finished and not self.http.message_complete:
+            if not self.sse.done:
+                return True  # a decided failure: stop reading, the connection is dropped
+            # [DONE] came: the chunked terminator should follow at once, or the connection is dropped
+            self.ticket.stall_s = min(self.ticket.stall_s, self.drain_s)
+        if self.http.message_complete:
             self.end_at = now
             return True
         return False

@@ -168,6 +168,18 @@ def overhead_tokens(spec: WorkloadSpec) -> int:
     return count_chat_tokens(chat_messages(spec.system_prompt, ""))
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """What a sampler needs of one workload's prompt files, prepared once."""
+
+    spec: WorkloadSpec
+    instructions: tuple[str, ...]
+    instruction_tokens: tuple[tuple[str, ...], ...]
+    corpus: tuple[str, ...]
+    starts: tuple[int, ...]
+    overhead: int
+
+
 class WorkloadSampler:
     """Draws request plans for one workload (or mix) from its own random stream."""
 
@@ -182,23 +194,35 @@ class WorkloadSampler:
             self._weights = list(entry.mix.values())
         else:
             self._names, self._weights = [name], [1.0]
+        self._texts: dict[str, _Texts] = {}
 
     def next(self) -> RequestPlan:
         rng = self.rng
         name = self._names[0] if len(self._names) == 1 else rng.choices(self._names, self._weights)[0]
-        spec = self.catalog.entry(name)
-        assert isinstance(spec, WorkloadSpec)
+        texts = self._texts.get(name) or self._prepare(name)
+        spec = texts.spec
         input_tokens = spec.input_tokens.sample(rng)
         max_tokens = spec.output_tokens.sample(rng)
-        instruction = rng.choice(self.catalog.instructions(spec))
-        corpus = self.catalog.corpus(spec)
-        start = rng.choice(sentence_starts(corpus))
-        user = self._user_text(spec, input_tokens - overhead_tokens(spec), instruction, corpus, start)
+        index = rng.randrange(len(texts.instructions))  # what rng.choice(instructions) draws
+        start = rng.choice(texts.starts)
+        user = self._user_text(spec, input_tokens - texts.overhead, texts.instructions[index],
+                               texts.instruction_tokens[index], texts.corpus, start)
         return self._plan(name, spec, user, input_tokens, max_tokens)
 
+    def _prepare(self, name: str) -> _Texts:
+        """A workload's prompt material, looked up and tokenized once (not per request)."""
+        spec = self.catalog.entry(name)
+        assert isinstance(spec, WorkloadSpec)
+        instructions = self.catalog.instructions(spec)
+        corpus = self.catalog.corpus(spec)
+        texts = _Texts(spec, instructions, tuple(tuple(tokenize(i)) for i in instructions), corpus,
+                       sentence_starts(corpus), overhead_tokens(spec))
+        self._texts[name] = texts
+        return texts
+
     @staticmethod
-    def _user_text(spec: WorkloadSpec, budget: int, instruction: str, corpus: tuple[str, ...], start: int) -> str:
-        words = tokenize(instruction)
+    def _user_text(spec: WorkloadSpec, budget: int, instruction: str, words: tuple[str, ...],
+                   corpus: tuple[str, ...], start: int) -> str:
         if budget <= len(words):
             return "".join(words[:budget]).strip()
         context = take_tokens(corpus, start, budget - len(words))
