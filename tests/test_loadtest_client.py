@@ -90,7 +90,7 @@ def stream_ok(sock: socket.socket) -> None:
 
 @pytest.fixture(params=["pooled", "geventhttpclient"])
 def path(request):
-    """Both read paths: the reader greenlet over our pool, and geventhttpclient end to end (TLS's)."""
+    """Both read paths: the event-loop reader over our pool, and geventhttpclient end to end (TLS's)."""
     return request.param
 
 

@@ -105,7 +105,7 @@ class LLMClient:
         self.watchdog = watchdog
         can_pool = parts.scheme == "http" and reader_available()
         if pooled and not can_pool:
-            raise ValueError("the pooled reader needs plain http and epoll")
+            raise ValueError("the pooled reader needs plain http on a POSIX system")
         self.reader = READER if can_pool and pooled is not False else None
         headers = {"Content-Type": "application/json"}
         if api_key:
@@ -120,8 +120,8 @@ class LLMClient:
             block_size=BLOCK_SIZE,
             headers=headers,
         )
-        # Plain HTTP with epoll: pre-formatted requests on our own keep-alive pool, responses read by
-        # the process's reader greenlet. TLS (or no epoll): geventhttpclient end to end.
+        # Plain HTTP: pre-formatted requests on our own keep-alive pool, responses read in the event
+        # loop's own callbacks (common.reader). TLS: geventhttpclient end to end.
         self._pool = Pool(parts.hostname, parts.port or 80, connect_timeout) if self.reader is not None else None
 
     def close(self) -> None:
@@ -201,7 +201,7 @@ class LLMClient:
 
     def _exchange_pooled(self, plan: RequestPlan, body: bytes, headers: dict[str, str], progress: _Progress
                          ) -> tuple[Parsed, float]:
-        """The hot path: send on a pooled connection, let the reader greenlet read the response."""
+        """The hot path: send on a pooled connection, let the reader read the response in loop callbacks."""
         payload = request_head("POST", self.prefix + plan.path, self._host, {**self._headers, **headers},
                                len(body)) + body
         for attempt in (0, 1):
@@ -253,7 +253,7 @@ class LLMClient:
 
 
 def _read_here(response, parser: StreamParser, ticket) -> None:
-    """Large reads stamped once, in the request's own greenlet (TLS, or no epoll)."""
+    """Large reads stamped once, in the request's own greenlet (TLS)."""
     body = response._body_buffer
     recv = response._sock.recv
     perf = time.perf_counter
