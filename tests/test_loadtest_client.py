@@ -289,3 +289,9 @@ def test_failure_records_never_reach_the_latency_statistics():
 def test_the_client_rejects_a_non_http_url():
     with pytest.raises(ValueError, match=r"^target URL must be http\(s\)://host\[:port\]\[/prefix\], got 'ftp://x'$"):
         LLMClient("ftp://x")
+
+
+def test_the_pooled_reader_is_refused_for_tls():
+    with pytest.raises(ValueError, match=r"^the pooled reader needs plain http on a POSIX system$"):
+        LLMClient("https://127.0.0.1:9", pooled=True)
+    assert LLMClient("https://127.0.0.1:9").reader is None  # TLS: geventhttpclient end to end
