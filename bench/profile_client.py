@@ -40,7 +40,7 @@ BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("JSON decoding", ("json/",)),
     ("SSE parser (common/sse.py)", ("common/sse.py",)),
     ("stream reader: socket reads (common/reader.py)", ("common/reader.py",)),
-    ("gevent recv and hub switches", ("gevent/", "greenlet")),
+    ("gevent hub: event loop, I/O callbacks, recv, switches", ("gevent/", "greenlet")),
     ("Locust statistics and events", ("locust/",)),
     ("record building, request building (common/)", ("common/", "gpufleet/loadtest/")),
 )
