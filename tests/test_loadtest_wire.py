@@ -75,7 +75,7 @@ def test_a_write_to_a_closed_peer_raises_an_os_error():
 
 
 def test_once_streaming_no_body_byte_is_buffered_in_the_response():
-    exchange = Exchange(None, StreamParser("completions"), Ticket(), 1.0)
+    exchange = Exchange(-1, StreamParser("completions"), Ticket(), 1.0)
     assert not exchange.on_data(HEAD + text("a")[:9], 1.0)  # headers and part of the first event
     assert exchange.streaming and bytes(exchange.http._body_buffer) == b""
     assert not exchange.on_data(text("a")[9:] + text("b"), 2.0)
@@ -86,7 +86,7 @@ def test_an_exchange_times_every_chunk_by_its_read_however_the_bytes_are_split()
     """Headers and a body split at every possible byte give the same outcome and stamps."""
     whole = HEAD + BODY
     for cut in range(1, len(whole)):
-        exchange = Exchange(None, StreamParser("completions"), Ticket(), 1.0)
+        exchange = Exchange(-1, StreamParser("completions"), Ticket(), 1.0)
         done = exchange.on_data(whole[:cut], 1.0) or exchange.on_data(whole[cut:], 2.0)
         assert done and exchange.keep_alive, cut
         parsed = exchange.sse.end(exchange.end_at)

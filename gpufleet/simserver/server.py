@@ -303,8 +303,7 @@ class SimServer:
         resp.content_length = len(data)
         try:
             await resp.prepare(request)
-            record.headers_sent_at = time.time()
-            started = time.time()
+            started = record.headers_sent_at = time.time()
             await resp.write(data)
             await resp.write_eof()
         except ConnectionError:

@@ -209,7 +209,7 @@ class LLMClient:
             sse = StreamParser(plan.endpoint) if plan.stream else None
             if sse is not None:
                 progress.content_times = sse.content_times
-            exchange = Exchange(conn, sse, progress.ticket, DRAIN_S)
+            exchange = Exchange(conn.fd, sse, progress.ticket, DRAIN_S)
             keep = False
             try:
                 conn.send(payload)

@@ -6,12 +6,13 @@ usage) is tested without a server. Token counts come only from the server's
 `usage` object; chunks are never counted as tokens (a chunk may carry
 several tokens).
 
-The hot path is `StreamParser.feed(data, at)`: one call per socket read,
-events split in bulk on blank lines, every event of the read stamped with
-the read's time (they arrived together), a single-line `data:` event parsed
-without building per-line strings. Anything unusual (CRLF line ends,
-comments, multi-line events, other fields) goes through the line-by-line
-path, which implements the whole SSE grammar.
+The hot path is `StreamParser.body` (`feed(data, at)` from tests and the TLS
+path): events split in bulk on blank lines, every event of a read stamped
+with the read's time (they arrived together), a single-line `data:` event
+parsed without building per-line strings, the usual content chunk decoded
+by orjson. Anything unusual (CRLF line ends, comments, multi-line events,
+other fields, other chunk shapes) goes through the line-by-line path and
+the json module, which implement the whole SSE grammar and every rule.
 """
 
 from __future__ import annotations
@@ -267,30 +268,14 @@ class StreamParser:
             self.done_at = at
             return
         try:
-            obj = _loads(data)
+            obj = json.loads(data)
         except ValueError:
             self._fail(Outcome.MALFORMED, f"chunk is not JSON: {_text(data)[:80]!r}")
             return
-        if type(obj) is dict and "error" not in obj and obj.get("usage") is None:  # the common chunk
-            choices = obj.get("choices")
-            if type(choices) is list and len(choices) == 1:
-                choice = choices[0]
-                if type(choice) is dict:
-                    if self._completions:
-                        text = choice.get("text", "")
-                        if type(text) is not str:
-                            text = None
-                    else:
-                        text = _delta_text(choice)
-                    if text is not None:
-                        if text:
-                            self.content_chars += len(text)
-                            self._content_times.append(at)
-                        return
         self._general(obj, data, at)
 
     def _general(self, obj: Any, data: str | bytes, at: float) -> None:
-        """Every shape check, for chunks the fast path does not recognise."""
+        """Every shape check (a usual content chunk comes out as `_content` counts it)."""
         if not isinstance(obj, dict):
             self._fail(Outcome.MALFORMED, f"chunk is not a JSON object: {_text(data)[:80]!r}")
             return
@@ -317,22 +302,6 @@ class StreamParser:
         if chars:
             self.content_chars += chars
             self._content_times.append(at)
-
-
-_SCAN = json.JSONDecoder().scan_once
-_WHITESPACE = " \t\n\r"
-
-
-def _loads(data: str | bytes) -> Any:
-    """json.loads without its Python layers for the usual compact object; the same result and errors."""
-    try:
-        text = data if type(data) is str else data.decode("utf-8")
-        obj, end = _SCAN(text, 0)
-        if end == len(text) or not text[end:].strip(_WHITESPACE):
-            return obj
-    except (StopIteration, ValueError):
-        pass
-    return json.loads(data)  # leading whitespace, trailing data, invalid JSON: json decides (and raises)
 
 
 def _delta_text(choice: dict) -> str | None:

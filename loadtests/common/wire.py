@@ -105,8 +105,8 @@ class Exchange:
     __slots__ = ("fd", "http", "sse", "ticket", "drain_s", "headers_at", "end_at", "status", "got_bytes",
                  "event", "error", "streaming")
 
-    def __init__(self, conn: Connection | None, sse: StreamParser | None, ticket, drain_s: float) -> None:
-        self.fd = conn.fd if conn is not None else -1  # None: not on a socket (tests)
+    def __init__(self, fd: int, sse: StreamParser | None, ticket, drain_s: float) -> None:
+        self.fd = fd
         self.http = StreamingResponse(method="POST")
         self.sse = sse  # None: keep the body (non-streamed response)
         self.ticket = ticket
