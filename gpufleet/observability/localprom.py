@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
-from gpufleet.processes import stop_process
+from gpufleet.processes import WorkdirProcess, free_port
 
 __all__ = ["LocalPrometheus", "ScrapeTarget", "PrometheusNotInstalled"]
 
@@ -55,26 +50,22 @@ def _ms(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LocalPrometheus:
+class LocalPrometheus(WorkdirProcess):
     """One Prometheus process; see the module docstring."""
+
+    LOG = "prometheus.log"
+    GRACE_S = 10.0
 
     def __init__(self, targets: list[ScrapeTarget], rules_text: str | None = None, *,
                  scrape_interval_s: float = 1.0, evaluation_interval_s: float | None = None,
                  startup_timeout_s: float = 30.0) -> None:
+        super().__init__()
         self.targets = targets
         self.rules_text = rules_text
         self.scrape_interval_s = scrape_interval_s
         self.evaluation_interval_s = evaluation_interval_s or scrape_interval_s
         self.startup_timeout_s = startup_timeout_s
-        self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
-        self._dir: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -92,23 +83,20 @@ class LocalPrometheus:
         binary = shutil.which("prometheus")
         if binary is None:
             raise PrometheusNotInstalled("prometheus not installed (Debian package 'prometheus'; run scripts/system-deps.sh)")
-        self._dir = Path(tempfile.mkdtemp(prefix="gpufleet-prom-"))
-        (self._dir / "prometheus.yml").write_text(yaml.safe_dump(self.config()), encoding="utf-8")
+        workdir = self._workdir("gpufleet-prom-")
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(self.config()), encoding="utf-8")
         if self.rules_text is not None:
-            (self._dir / "rules.yaml").write_text(self.rules_text, encoding="utf-8")
-        for attempt in range(3):  # another process may take the free port before Prometheus binds it
-            port = _free_port()
+            (workdir / "rules.yaml").write_text(self.rules_text, encoding="utf-8")
+        for _ in range(3):  # another process may take the free port before Prometheus binds it
+            port = free_port()
             self.url = f"http://127.0.0.1:{port}"
-            log = open(self._dir / "prometheus.log", "wb")  # noqa: SIM115 (closed in stop)
-            self.process = subprocess.Popen(
-                [binary, f"--config.file={self._dir / 'prometheus.yml'}", f"--storage.tsdb.path={self._dir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d", "--log.level=warn"],
-                cwd=self._dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            log.close()
+            self._spawn([binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+                         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
+                         "--log.level=warn"], cwd=workdir)
             if self._wait_ready():
                 return self
             self._terminate()
-        tail = self.log_tail()
+        tail = self.log_tail(2000)
         self.stop()
         raise RuntimeError(f"prometheus did not become ready: {tail}")
 
@@ -125,28 +113,6 @@ class LocalPrometheus:
                 pass
             time.sleep(0.1)
         return False
-
-    def log_tail(self, chars: int = 2000) -> str:
-        if self._dir is None or not (self._dir / "prometheus.log").exists():
-            return ""
-        return (self._dir / "prometheus.log").read_text(errors="replace")[-chars:]
-
-    def _terminate(self) -> None:
-        stop_process(self.process, 10)
-        self.process = None
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> LocalPrometheus:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     # -- HTTP API ----------------------------------------------------------
     def api(self, path: str, **params: str) -> Any:

@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 
-from gpufleet.processes import stop_process
+from gpufleet.processes import WorkdirProcess, free_port
 from gpufleet.promote.machine import ApplyError
 
 BACKEND = "llm"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def haproxy_config(port: int, admin_socket: Path, servers: Mapping[str, str], weights: Mapping[str, int]) -> str:
@@ -55,18 +46,19 @@ def haproxy_config(port: int, admin_socket: Path, servers: Mapping[str, str], we
     return "\n".join(lines) + "\n"
 
 
-class LocalRouter:
+class LocalRouter(WorkdirProcess):
     """HAProxy as a child process; `url` is where clients send requests."""
+
+    LOG = "haproxy.log"
 
     def __init__(self, servers: Mapping[str, str], weights: Mapping[str, int], *, binary: str = "haproxy",
                  startup_timeout_s: float = 10.0) -> None:
+        super().__init__()
         self.servers = dict(servers)  # release -> host:port
         self.initial = dict(weights)
         self.binary = binary
         self.startup_timeout_s = startup_timeout_s
         self.url = ""
-        self.process: subprocess.Popen[bytes] | None = None
-        self._dir: Path | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -78,20 +70,16 @@ class LocalRouter:
         if path is None:
             raise RuntimeError(f"{self.binary} is not installed (Debian package 'haproxy'; "
                                "run `bash scripts/system-deps.sh` as root)")
-        self._dir = Path(tempfile.mkdtemp(prefix="gpufleet-router-"))
+        config = self._workdir("gpufleet-router-") / "haproxy.cfg"
         for _ in range(3):  # the probed port may be taken before HAProxy binds it
-            port = _free_port()
-            config = self._dir / "haproxy.cfg"
+            port = free_port()
             config.write_text(haproxy_config(port, self.socket_path, self.servers, self.initial), encoding="utf-8")
-            log = open(self._dir / "haproxy.log", "wb")
-            self.process = subprocess.Popen([path, "-f", str(config), "-db"], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=log, start_new_session=True)
-            log.close()
+            self._spawn([path, "-f", str(config), "-db"], start_new_session=True)
             self.url = f"http://127.0.0.1:{port}"
             if self._wait_ready(port):
                 return self
             self._terminate()
-        tail = (self._dir / "haproxy.log").read_text(errors="replace")[-1500:]
+        tail = self.log_tail()
         self.stop()
         raise RuntimeError(f"haproxy did not start: {tail}")
 
@@ -137,24 +125,6 @@ class LocalRouter:
         wanted = {name: int(w) for name, w in weights.items()}
         if {n: now[n] for n in wanted} != wanted:
             raise RuntimeError(f"haproxy reports weights {now} after setting {wanted}")
-
-    def _terminate(self) -> None:
-        stop_process(self.process, 5)
-        self.process = None
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> LocalRouter:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
 
 class RouterStack:
     """The promotion's TrafficStack for a rehearsal: `apply` sets the router's weights."""

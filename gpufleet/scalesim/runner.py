@@ -25,15 +25,8 @@ import aiohttp
 from gpufleet.core.autoscaling import ScalingPlan, queries, scale_behavior, thresholds
 from gpufleet.core.hpa_behavior import HpaBehavior, scaled_behavior
 from gpufleet.observability.localprom import LocalPrometheus, ScrapeTarget
+from gpufleet.processes import free_port
 from gpufleet.simserver.launch import LocalServer
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
