@@ -19,20 +19,27 @@ from gpufleet.simserver.launch import LocalServer
 REPO = Path(__file__).resolve().parents[1]
 
 BULK_CHECK = """
+from locust import stats
 from locust.stats import RequestStats
 from common.locust_stats import log_many
 
-VALUES = [0.4, 19.6, 20.2, 20.5, 99.4, 147.0, 3432.0, 58760.0]
-one, bulk = RequestStats(), RequestStats()
-for value in VALUES:
-    one.get("chat", "ITL").log(value, 0)
-log_many(bulk.get("chat", "ITL"), VALUES)
-log_many(bulk.get("chat", "ITL"), [])  # nothing changes nothing
-a, b = one.get("chat", "ITL"), bulk.get("chat", "ITL")
-assert (b.num_requests, b.total_response_time, b.min_response_time, b.max_response_time) == (
-    a.num_requests, a.total_response_time, a.min_response_time, a.max_response_time)
-assert b.response_times == a.response_times and sum(b.num_reqs_per_sec.values()) == len(VALUES)
-assert b.get_response_time_percentile(0.95) == a.get_response_time_percentile(0.95)
+def same(values):
+    one, bulk = RequestStats(), RequestStats()
+    for value in values:
+        one.get("chat", "ITL").log(value, 0)
+    log_many(bulk.get("chat", "ITL"), values)
+    log_many(bulk.get("chat", "ITL"), [])  # nothing changes nothing
+    a, b = one.get("chat", "ITL"), bulk.get("chat", "ITL")
+    assert (b.num_requests, b.total_response_time, b.min_response_time, b.max_response_time) == (
+        a.num_requests, a.total_response_time, a.min_response_time, a.max_response_time)
+    assert b.response_times == a.response_times and sum(b.num_reqs_per_sec.values()) == len(values)
+    assert b.get_response_time_percentile(0.95) == a.get_response_time_percentile(0.95)
+    return dict(b.response_times)
+
+same([0.4, 19.6, 20.2, 20.5, 99.4, 147.0, 3432.0, 58760.0])
+assert same([0.4, 19.5, 20.5, 99.4, 99.6]) == {0: 1, 20: 2, 99: 1, 100: 1}  # all below 100 ms: the fast path
+stats.bucket_response_time = lambda ms: int(ms) // 5 * 5  # a run's own bucketing is used as is
+assert same([0.4, 19.6, 20.2, 24.9, 99.4]) == {0: 1, 15: 1, 20: 2, 95: 1}
 print("same")
 """
 

@@ -158,3 +158,58 @@ def test_a_last_event_without_its_blank_line_still_counts_but_a_partial_line_doe
     parser = StreamParser("chat")
     parser.feed(events(chunk("a"), chunk(usage=USAGE)) + b"data: [DO", 1.0)
     assert parser.end(2.0).outcome is Outcome.TRUNCATED
+
+
+ODD_CHUNKS = [  # every shape the typed fast path must either count exactly as the json path does, or refuse
+    '{"choices": [{"index": 0, "delta": {"content": "hi"}}], "usage": null}',
+    '{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}',
+    '{"choices": [{"index": 0, "delta": null}]}',
+    '{"choices": [{"index": 0}]}',
+    '{"choices": []}',
+    '{"choices": [{"delta": {"content": "a"}}, {"delta": {"content": "bc"}}]}',
+    '{"choices": [{"delta": {"content": "a", "reasoning_content": null}}]}',
+    '{"choices": [{"delta": {"content": "a", "reasoning_content": "think"}}]}',
+    '{"choices": [{"delta": {"reasoning": "hmm"}}]}',
+    '{"choices": [{"delta": {"content": null}}]}',
+    '{"choices": [{"delta": {"content": 5}}]}',
+    '{"choices": [{"delta": "text"}]}',
+    '{"choices": ["x"]}',
+    '{"choices": {"0": {"delta": {"content": "a"}}}}',
+    '{"choices": [{"delta": {"content": "a"}}], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}',
+    '{"choices": [{"delta": {"content": "a"}}], "error": null}',
+    '{"error": {"message": "boom"}}',
+    '{"choices": [{"delta": {"content": "a"}}], "choices": [{"delta": {"content": "bcd"}}]}',
+    '{"choices": [{"delta": {"content": "a", "content": "xyz"}}]}',
+    '{"choices": [{"delta": {"content": "\\ud83d\\ude00 \\u00e9"}}]}',
+    '{"choices": [{"delta": {"content": "a"}}], "n": NaN}',
+    '{"choices": [{"delta": {"content": "a"}}]} trailing',
+    '[{"choices": []}]',
+    '"just a string"',
+]
+
+
+ODD_TEXT_CHUNKS = [
+    '{"choices": [{"index": 0, "text": "hi", "logprobs": null}], "usage": null}',
+    '{"choices": [{"index": 0}]}',
+    '{"choices": [{"text": ""}]}',
+    '{"choices": [{"text": "a"}, {"text": "bc"}]}',
+    '{"choices": [{"text": null}]}',
+    '{"choices": [{"text": ["a"]}]}',
+    '{"choices": [{"text": "a", "text": "xyz"}]}',
+    '{"choices": [{"text": "a"}], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}',
+    '{"choices": [{"text": "a"}], "error": "x"}',
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body"), [("chat", b) for b in ODD_CHUNKS]
+                         + [("completions", b) for b in ODD_CHUNKS + ODD_TEXT_CHUNKS])
+def test_the_typed_fast_path_agrees_with_the_json_path(endpoint, body):
+    """Bulk reads decode content chunks with typed msgspec structs; lines go through json only."""
+    tail = [chunk(usage=USAGE), "data: [DONE]"]
+    fast = StreamParser(endpoint)
+    for at, event in enumerate(["data: " + body] + tail):
+        fast.feed(event.encode() + b"\n\n", float(at))  # one event per read: the reader's usual case
+    slow = feed(["data: " + body] + tail, endpoint)
+    got = fast.end(float(len(tail) + 1))
+    assert (got.outcome, got.error, got.content_times, got.content_chars) == (
+        slow.outcome, slow.error, slow.content_times, slow.content_chars)

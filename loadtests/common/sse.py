@@ -10,7 +10,7 @@ The hot path is `StreamParser.body` (`feed(data, at)` from tests and the TLS
 path): events split in bulk on blank lines, every event of a read stamped
 with the read's time (they arrived together), a single-line `data:` event
 parsed without building per-line strings, the usual content chunk decoded
-by orjson. Anything unusual (CRLF line ends, comments, multi-line events,
+by msgspec into the few fields that count. Anything unusual (CRLF line ends, comments, multi-line events,
 other fields, other chunk shapes) goes through the line-by-line path and
 the json module, which implement the whole SSE grammar and every rule.
 """
@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from orjson import loads as _orjson
+from msgspec import UNSET, DecodeError, Struct, UnsetType
+from msgspec.json import Decoder
 
 from gpufleet.loadtest.records import Outcome
 
@@ -110,6 +111,7 @@ class StreamParser:
             raise ValueError(f"endpoint must be '{CHAT}' or '{COMPLETIONS}', got {endpoint!r}")
         self.endpoint = endpoint
         self._completions = endpoint == COMPLETIONS
+        self._decode = (_TEXT_CHUNK if self._completions else _CHAT_CHUNK).decode
         self._data: list[str] = []
         self._pending = b""  # bytes of an event whose blank line has not arrived yet
         self._by_line = False  # switched to the line-by-line path for the rest of the stream
@@ -144,22 +146,25 @@ class StreamParser:
     def body(self, data: bytes | bytearray) -> None:
         """The hot path: body bytes that arrived at `self.at` (the reader hands llhttp's pieces here).
 
-        A single-line `data:` event whose JSON is the usual content chunk is handled by `_content`:
-        orjson and a few type checks (a read that is exactly one such event is not even split or
-        copied). Everything else ([DONE], usage, errors, JSON orjson refuses, odd shapes) goes
-        through `_handle`, which parses with the json module and applies every rule; so outcomes
-        are json's, and a content chunk's text is the same string either way."""
+        A single-line `data:` event whose JSON is the usual content chunk is handled by `_content`
+        (a read that is exactly one such event is not even split). Everything else ([DONE], usage,
+        errors, JSON the typed decoder refuses, odd shapes) goes through `_handle`, which parses
+        with the json module and applies every rule; so outcomes are json's, and a content chunk's
+        text is the same string either way."""
         if self.finished or not data:
             return
         at = self.at
-        buf = self._pending + data if self._pending else data
-        if self._by_line or b"\r" in buf:
+        if self._pending or self._by_line:
+            buf = self._pending + data
+        else:  # the usual read: exactly one single-line data event, no CR, checked without copies
+            buf = data
+            end = len(buf) - 2
+            if 13 not in buf and buf.find(10) == end and buf[-1] == 10 and buf.startswith(b"data: "):
+                if not self._content(buf[6:end], at):
+                    self._handle(bytes(buf[6:end]), at)
+                return
+        if self._by_line or 13 in buf:  # 13: CR, whose line ends only the line-by-line path knows
             self._feed_lines(buf, at)
-            return
-        if buf.endswith(b"\n\n") and buf.find(b"\n") == len(buf) - 2 and buf.startswith(b"data: "):
-            self._pending = b""  # the usual read: exactly one single-line data event, read without copies
-            if not self._content(memoryview(buf)[6:-2], at):
-                self._handle(bytes(buf[6:-2]), at)
             return
         events = buf.split(b"\n\n")
         self._pending = events.pop()
@@ -172,22 +177,24 @@ class StreamParser:
             if self.finished:
                 return
 
-    def _content(self, data: bytes | bytearray | memoryview, at: float) -> bool:
-        """True when `data` is the usual content chunk (then it is counted); False: `_handle` decides."""
+    def _content(self, data: bytes | bytearray, at: float) -> bool:
+        """True when `data` is the usual content chunk (then it is counted); False: `_handle` decides.
+
+        The typed decoders build only the fields that count and refuse every other shape (an
+        `error` key, a non-null `usage`, reasoning fields, a wrong type), which `_handle` re-reads."""
         try:
-            obj = _orjson(data)  # content chunks only: anything else is re-read by json in _handle
-        except ValueError:
+            chunk = self._decode(data)
+        except DecodeError:
             return False
-        if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
-            choices = obj.get("choices")
-            if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
-                piece = choices[0].get("text", "") if self._completions else _delta_text(choices[0])
-                if type(piece) is str:
-                    if piece:
-                        self.content_chars += len(piece)
-                        self._content_times.append(at)
-                    return True
-        return False
+        choices = chunk.choices
+        if self._completions:
+            chars = len(choices[0].text) if len(choices) == 1 else sum(len(c.text) for c in choices)
+        else:
+            chars = sum(len(c.delta.content) for c in choices if c.delta is not None and c.delta.content)
+        if chars:
+            self.content_chars += chars
+            self._content_times.append(at)
+        return True
 
     def _feed_lines(self, buf: bytes, at: float) -> None:
         """The general path: whole lines through `feed_line`, the partial last line kept."""
@@ -304,15 +311,38 @@ class StreamParser:
             self._content_times.append(at)
 
 
-def _delta_text(choice: dict) -> str | None:
-    """Text of a well-formed streamed chat choice; None to let the general path judge it."""
-    delta = choice.get("delta")
-    if type(delta) is not dict:
-        return None
-    content = delta.get("content")
-    if type(content) is str and "reasoning_content" not in delta and "reasoning" not in delta:
-        return content
-    return None
+class _TextChoice(Struct):
+    text: str = ""
+
+
+class _Delta(Struct):
+    content: str | None = None
+    reasoning_content: UnsetType = UNSET  # present at all: the general path joins it
+    reasoning: UnsetType = UNSET
+
+
+class _ChatChoice(Struct):
+    delta: _Delta | None = None
+
+
+class _TextChunk(Struct):
+    """A streamed completions chunk, as far as counting goes (other keys are skipped)."""
+
+    choices: list[_TextChoice]
+    usage: None = None  # a usage object: the general path
+    error: UnsetType = UNSET  # an error key: the general path
+
+
+class _ChatChunk(Struct):
+    """A streamed chat chunk, as far as counting goes (other keys are skipped)."""
+
+    choices: list[_ChatChoice]
+    usage: None = None
+    error: UnsetType = UNSET
+
+
+_TEXT_CHUNK = Decoder(_TextChunk)
+_CHAT_CHUNK = Decoder(_ChatChunk)
 
 
 def _text(data: str | bytes | bytearray) -> str:
