@@ -41,9 +41,6 @@ def available() -> bool:
 class StreamReader:
     """Reads the streams of this process's greenlets in event-loop callbacks."""
 
-    def __init__(self) -> None:
-        self.reads = 0  # socket reads
-
     def read(self, stream) -> None:
         """Block the calling greenlet until `stream.on_data(data, now)` says it is over, or an
         exception (the watchdog's, a kill) interrupts it; exceptions of the stream are raised here.
@@ -64,7 +61,6 @@ class StreamReader:
 
     def _ready(self, stream, watcher, _read=os.read, _perf=time.perf_counter) -> None:
         """Runs in the hub when the socket is readable; never raises (the request classifies errors)."""
-        self.reads += 1
         try:
             data = _read(stream.fd, BLOCK_SIZE)
         except BlockingIOError:
