@@ -52,7 +52,7 @@ class WorkdirProcess:
 
     LOG = "child.log"  # the child's stdout and stderr, in its directory
     GRACE_S = 5.0
-    GROUP = False  # stop the child's whole process group (it was started with start_new_session=True)
+    GROUP = False  # the child leads its own process group, and stopping signals the whole group
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
@@ -66,8 +66,11 @@ class WorkdirProcess:
         return self._dir
 
     def _spawn(self, argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
-        """Start the child with stdout and stderr in its log (stdin closed)."""
+        """Start the child with stdout and stderr in its log (stdin closed); with `GROUP`, in a session of
+        its own, so that stopping the group never reaches this process."""
         assert self._dir is not None
+        if self.GROUP:
+            popen["start_new_session"] = True
         with open(self._dir / self.LOG, "wb") as log:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                             **popen)

@@ -136,8 +136,7 @@ def test_the_pulumi_entry_runs_the_program_through_the_entry_point():
     assert result.ok and any(r.type == "gpufleet:aws:GpuCluster" for r in result.resources)
 
 
-# make_tokenizer.py runs inside the peer tools' own virtualenvs, where gpufleet is not installed.
-SYS_PATH_ALLOWED = {"tests/conftest.py", "bench/peers/make_tokenizer.py"}
+SYS_PATH_ALLOWED = {"tests/conftest.py"}
 
 
 def _edits_sys_path(source: str) -> bool:

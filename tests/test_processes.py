@@ -73,3 +73,24 @@ def test_a_workdir_process_logs_there_and_removes_it_on_stop():
 
 def test_free_port_is_a_bindable_loopback_port():
     assert 1024 <= free_port() <= 65535
+
+
+class GroupLeader(WorkdirProcess):
+    GROUP = True
+
+    def start(self) -> GroupLeader:
+        self._spawn([sys.executable, "-c", PARENT], cwd=self._workdir("gpufleet-test-"))  # no start_new_session
+        return self
+
+
+def test_a_group_workdir_process_leads_its_own_group_and_stops_with_its_children():
+    with GroupLeader() as leader:
+        assert os.getpgid(leader.process.pid) == leader.process.pid != os.getpgid(0)
+        deadline = time.monotonic() + 10
+        while not leader.log_tail().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchild = int(leader.log_tail())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)

@@ -25,26 +25,23 @@ nothing can be downloaded from a hub here. This writes a directory that
 
 Run it with a Python that has ``tokenizers`` (the peer environments do)::
 
-    .venv-guidellm/bin/python bench/peers/make_tokenizer.py --out bench/peers/.cache/tokenizer
+    PYTHONPATH=. .venv-guidellm/bin/python bench/peers/make_tokenizer.py --out bench/peers/.cache/tokenizer
 
 The pure part (the vocabulary) needs only the standard library and
-``gpufleet.tokens``; the repository root is put on ``sys.path`` so the peer
-environments, which do not install gpufleet, can import it.
+``gpufleet.tokens``; the peer environments do not install gpufleet, so
+``setup.sh`` runs this with the repository root on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from gpufleet.tokens import MAX_ALNUM_RUN, OUTPUT_VOCAB, count_tokens, tokenize
 
-from gpufleet.tokens import MAX_ALNUM_RUN, OUTPUT_VOCAB, count_tokens, tokenize  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 PROMPTS_DIR = ROOT / "loadtests" / "prompts"
 DEFAULT_OUT = ROOT / "bench" / "peers" / ".cache" / "tokenizer"

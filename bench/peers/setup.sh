@@ -97,7 +97,7 @@ else
 fi
 if [[ $stale == 1 ]]; then
     log "building the offline tokenizer in $TOKENIZER_DIR"
-    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv-guidellm/bin/python bench/peers/make_tokenizer.py \
+    PYTHONPATH="$ROOT" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv-guidellm/bin/python bench/peers/make_tokenizer.py \
         --out "$TOKENIZER_DIR" --check
 fi
 # Both peers must load it offline with their own transformers.

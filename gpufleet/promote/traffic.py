@@ -30,7 +30,7 @@ class BackgroundTraffic(WorkdirProcess):
     def start(self) -> BackgroundTraffic:
         workdir = self._workdir("gpufleet-traffic-")
         argv = locust_argv(self.plan, out_path=workdir / "run.json", run_id=uuid.uuid4().hex[:12])
-        self._spawn(argv, cwd=workdir, env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
+        self._spawn(argv, cwd=workdir, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         return self
 
     def running(self) -> bool:

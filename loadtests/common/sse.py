@@ -10,9 +10,10 @@ The hot path is `StreamParser.body` (`feed(data, at)` from tests and the TLS
 path): events split in bulk on blank lines, every event of a read stamped
 with the read's time (they arrived together), a single-line `data:` event
 parsed without building per-line strings, the usual content chunk decoded
-by msgspec into the few fields that count. Anything unusual (CRLF line ends, comments, multi-line events,
-other fields, other chunk shapes) goes through the line-by-line path and
-the json module, which implement the whole SSE grammar and every rule.
+by msgspec into the few fields that count. Anything unusual (CRLF line
+ends, comments, multi-line events, other fields, other chunk shapes) goes
+through the line-by-line path and the json module, which implement the
+whole SSE grammar and every rule.
 """
 
 from __future__ import annotations
