@@ -11,7 +11,7 @@ from conftest import ROOT
 from gpufleet.core import clouds
 from gpufleet.core.clouds.base import Cloud
 from gpufleet.core.manifests import weights_fetch_command
-from gpufleet.core.release_config import load_model_catalog
+from gpufleet.core.model_catalog import load_model_catalog
 from gpufleet.infra.components.traffic_gateway import load_balancer_annotations
 
 

@@ -28,14 +28,8 @@ from gpufleet.core.manifests import (
     startup_budget_seconds,
     weights_source_url,
 )
-from gpufleet.core.release_config import (
-    Release,
-    ResourceOverrides,
-    load_model_catalog,
-    resolve_release,
-    scaling_plan,
-    validate_releases,
-)
+from gpufleet.core.model_catalog import load_model_catalog
+from gpufleet.core.release_config import Release, ResourceOverrides, resolve_release, scaling_plan, validate_releases
 
 K8S_VERSION = "1.33"
 DIGEST = "sha256:" + "5f3c9a1e7b2d4c6e" * 4

@@ -7,14 +7,12 @@ from typing import Any
 import pytest
 
 from gpufleet.core.errors import ConfigError
+from gpufleet.core.model_catalog import GIB, load_model_catalog, required_gpus
 from gpufleet.core.release_config import (
-    GIB,
     Release,
     acr_region,
-    load_model_catalog,
     parse_image,
     parse_releases,
-    required_gpus,
     resolve_release,
     validate_releases,
 )

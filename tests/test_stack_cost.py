@@ -62,7 +62,7 @@ def test_billed_counts_match_registered_resources(stack):
 def test_bucket_holds_the_weights_of_bucket_releases_only():
     assert weights_in_bucket_gb(load_stack("prod-cn-hangzhou")) == 0  # ModelScope releases
     us = load_stack("prod-us-east-1")  # Qwen2.5-7B + Qwen3-8B from S3
-    from gpufleet.core.release_config import load_model_catalog
+    from gpufleet.core.model_catalog import load_model_catalog
     cat = load_model_catalog()
     want = Decimal(str(cat.model("Qwen2.5-7B-Instruct").weights_gb)) + Decimal(str(cat.model("Qwen3-8B").weights_gb))
     assert weights_in_bucket_gb(us) == want

@@ -11,7 +11,7 @@ from typing import Any
 from gpufleet.commands.plan import EXIT_INVALID, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
 from gpufleet.core.config import StackConfig, load_stack
 from gpufleet.core.errors import StackConfigError
-from gpufleet.core.release_config import load_model_catalog
+from gpufleet.core.model_catalog import load_model_catalog
 from gpufleet.loadtest.target import TargetError
 from gpufleet.plan import report
 from gpufleet.plan.measure import GateMeasure, PointSettings, point_slo

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from gpufleet.core.config import load_stack
     from gpufleet.core.project import find_project
     from gpufleet.core.errors import StackConfigError
-    from gpufleet.core.release_config import load_model_catalog
+    from gpufleet.core.model_catalog import load_model_catalog
     from gpufleet.stage.hubs import download, hub_for
     from gpufleet.stage.weights import StageError, bucket_for, build_manifest, check_published, upload
 

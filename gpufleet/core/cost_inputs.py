@@ -16,7 +16,7 @@ from gpufleet.core.config import NodePool, StackConfig, project_config_defaults
 from gpufleet.core.cost.capacity import GpuPoolRange
 from gpufleet.core.cost.model import CostInputs, FxRate, NodePoolInputs
 from gpufleet.core.gpu_capacity import gpu_capacity_plan
-from gpufleet.core.release_config import load_model_catalog
+from gpufleet.core.model_catalog import load_model_catalog
 
 BILLING_CURRENCY = {name: cloud.billing_currency for name, cloud in clouds.CLOUDS.items()}
 FX_SOURCE = "Pulumi.yaml / stack config gpufleet:cnyPerUsd"

@@ -28,7 +28,8 @@ import yaml
 from gpufleet.core import clouds
 from gpufleet.core.assets import asset, packaged_dir
 from gpufleet.core.autoscaling import ScalingPlan, scaled_object
-from gpufleet.core.release_config import ModelEntry, ResourceOverrides, WeightsSource, parse_image
+from gpufleet.core.model_catalog import ModelEntry
+from gpufleet.core.release_config import ResourceOverrides, WeightsSource, parse_image
 
 TEMPLATES_DIR = packaged_dir("k8s")  # the installed templates; a project's own k8s/<file> wins (asset())
 PORT = 8000

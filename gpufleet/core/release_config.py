@@ -1,12 +1,11 @@
-"""One model-server release: its config model, the model catalog it refers to, and its checks.
+"""One model-server release: its config model, its resolution against the model catalog, and its checks.
 
 A release is what `gpufleet:releases.<name>` holds: which catalog model to serve,
 the image, where weights come from and how far it may scale. `parse_releases`
 turns the raw config map into frozen `Release` objects; `validate_releases`
 checks them against the stack (GPU type, pool size, jurisdiction) so that a bad
 release stops `pulumi up` with one line naming the key, before any resource
-exists. The GPU sizing rule lives here too because both the catalog test and
-the validation must use the same arithmetic.
+exists. The catalog and its GPU sizing rule are `gpufleet.core.model_catalog`.
 """
 
 from __future__ import annotations
@@ -15,22 +14,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from gpufleet.core import clouds
 from gpufleet.core.autoscaling import ReleaseAutoscaling, ScalingPlan, cold_start_seconds
 from gpufleet.core.errors import ConfigError
+from gpufleet.core.model_catalog import ModelCatalog, ModelEntry, load_model_catalog, required_gpus
 from gpufleet.core.scheduling import release_namespace
 
 PROJECT = "gpufleet"
-MODELS_YAML = Path(__file__).resolve().parent / "catalog" / "models.yaml"
-GIB = 1024**3
 TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 # Release names end up inside object names such as 'vllm-<name>' (63 characters at most).
 RELEASE_NAME_MAX = 58
@@ -45,104 +40,6 @@ _ACR_HOST = re.compile(
 )
 # Alibaba regions outside mainland China that still start with 'cn-'.
 _NON_MAINLAND_CN_REGIONS = frozenset({"cn-hongkong"})
-
-
-# --------------------------------------------------------------------------- catalog
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GpuSpec(_Frozen):
-    """What vLLM sees of one GPU: total memory (nvidia-smi memory.total) and bf16 support."""
-
-    memory_mib: int = Field(gt=0)
-    bf16: bool
-
-    @property
-    def memory_gib(self) -> float:
-        return self.memory_mib / 1024
-
-
-class SizingRule(_Frozen):
-    gpu_memory_utilization: float
-    activation_reserve_gib: float
-    tensor_parallel_sizes: tuple[int, ...]
-
-
-class ModelEntry(_Frozen):
-    """One servable model: ids, size facts from its config.json/index, and GPUs per replica."""
-
-    name: str
-    huggingface_id: str
-    modelscope_id: str
-    parameters: int = Field(gt=0)
-    weights_bytes: int = Field(gt=0)
-    weights_gb: float = Field(gt=0)
-    layers: int = Field(gt=0)
-    attention_heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    max_position_embeddings: int = Field(gt=0)
-    default_max_model_len: int = Field(gt=0)
-    min_gpus: dict[str, int | None]
-    sources: tuple[str, ...]
-
-    @property
-    def weights_gib(self) -> float:
-        return self.weights_bytes / GIB
-
-    @property
-    def kv_cache_bytes_per_token(self) -> int:
-        """K and V, every layer, bf16 (2 bytes): 2 * layers * kv_heads * head_dim * 2."""
-        return 2 * self.layers * self.kv_heads * self.head_dim * 2
-
-
-class ModelCatalog(_Frozen):
-    as_of: date
-    sizing: SizingRule
-    gpus: dict[str, GpuSpec]
-    models: dict[str, ModelEntry]
-
-    def model(self, name: str) -> ModelEntry:
-        return self.models[name]
-
-
-@lru_cache(maxsize=None)
-def load_model_catalog(path: Path = MODELS_YAML) -> ModelCatalog:
-    """Load models.yaml; each model's mapping key becomes its `name`."""
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    raw["models"] = {name: {"name": name, **entry} for name, entry in raw["models"].items()}
-    return ModelCatalog.model_validate(raw)
-
-
-def required_gpus(
-    model: ModelEntry,
-    gpu: GpuSpec,
-    *,
-    max_model_len: int,
-    gpu_memory_utilization: float,
-    rule: SizingRule,
-) -> int | None:
-    """Smallest tensor-parallel size whose GPUs hold the weights plus one full-length sequence.
-
-    Per GPU, vLLM may use `utilization x memory`; `activation_reserve_gib` of that goes to
-    activations, CUDA graphs and the CUDA context. What is left across n GPUs must hold the
-    weights and the KV cache of one `max_model_len` sequence (vLLM refuses to start with
-    less). KV heads are replicated when n exceeds them, and n must divide the attention
-    heads. None when even the largest size does not fit.
-    """
-    budget_per_gpu = gpu_memory_utilization * gpu.memory_gib - rule.activation_reserve_gib
-    for n in rule.tensor_parallel_sizes:
-        if model.attention_heads % n:
-            continue
-        kv_replication = max(n, model.kv_heads) / model.kv_heads
-        kv_gib = model.kv_cache_bytes_per_token * max_model_len * kv_replication / GIB
-        if n * budget_per_gpu >= model.weights_gib + kv_gib:
-            return n
-    return None
 
 
 # --------------------------------------------------------------------------- release model

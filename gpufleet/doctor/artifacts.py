@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gpufleet.core.release_config import load_model_catalog
+from gpufleet.core.model_catalog import load_model_catalog
 from gpufleet.core.config import StackConfig
 from gpufleet.core.manifests import WEIGHTS_PREFIX
 from gpufleet.core.artifacts import Artifact, stack_artifacts

@@ -8,7 +8,7 @@ import pulumi
 
 from gpufleet.core.autoscaling import cold_start_seconds
 from gpufleet.core.config import StackConfig
-from gpufleet.core.release_config import load_model_catalog
+from gpufleet.core.model_catalog import load_model_catalog
 from gpufleet.infra.components.autoscaling import (
     KarpenterIam,
     KarpenterIamArgs,
