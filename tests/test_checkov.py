@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpufleet.core.manifests import render_gpu_plugin, render_release
+from gpufleet.core.gpu_plugin import render_gpu_plugin
+from gpufleet.core.manifests import render_release
 from test_manifests import CASES, make_params, plugin_params
 
 ROOT = Path(__file__).resolve().parent.parent

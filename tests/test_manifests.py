@@ -14,15 +14,12 @@ import kubernetes_validate
 import pytest
 
 from gpufleet.core.crds import crd_errors
-
+from gpufleet.core.gpu_plugin import NVIDIA_DEVICE_PLUGIN_IMAGE, GpuPluginRenderParams, render_gpu_plugin
 from gpufleet.core.manifests import (
-    NVIDIA_DEVICE_PLUGIN_IMAGE,
-    GpuPluginRenderParams,
     ReleaseRenderParams,
     WeightsFetcher,
     default_resources,
     mirror_reference,
-    render_gpu_plugin,
     render_release,
     rollout_seconds,
     startup_budget_seconds,

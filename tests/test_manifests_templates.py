@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.core.manifests import TEMPLATES_DIR, load_template, render_template, substitute_tokens, tokens
+from gpufleet.core.manifests import TEMPLATES_DIR
+from gpufleet.core.templates import load_template, render_template, substitute_tokens, tokens
 
 TEMPLATE = """\
 kind: Thing

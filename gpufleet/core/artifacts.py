@@ -14,7 +14,8 @@ from gpufleet.core.config import StackConfig
 from gpufleet.core.gateway_pins import (
     ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_IMAGE, ENVOY_GATEWAY_VERSION, ENVOY_PROXY_IMAGE, ENVOY_RATELIMIT_IMAGE,
 )
-from gpufleet.core.manifests import NVIDIA_DEVICE_PLUGIN_IMAGE, parse_image
+from gpufleet.core.gpu_plugin import NVIDIA_DEVICE_PLUGIN_IMAGE
+from gpufleet.core.manifests import parse_image
 from gpufleet.core.workloads import fetcher_image, in_stack_registry
 
 # Where an image named without a registry (`vllm-openai:<tag>@<digest>`) comes from upstream.

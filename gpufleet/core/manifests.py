@@ -1,16 +1,12 @@
-"""Render the Kubernetes objects of one model-server release (and the GPU device plugin).
+"""Render the Kubernetes objects of one model-server release (the GPU device plugin: `gpu_plugin`).
 
 Pure: parameters in, plain dicts out, no Pulumi. The YAML under `k8s/` fixes the
 shape and the hardening and stays cloud-agnostic; this module computes the
 values (arguments, env, sizes, probe budgets) and the cloud modules supply what
 differs per cloud (registry, bucket, node labels, identity annotations).
 
-Templates use three YAML tags, so substitution is structural, never textual:
-  !param NAME        the value of NAME (any type); None drops the key or list item
-  !format "TEXT"     TEXT.format(**values)
-  !merge [A, B, ...] the mappings merged left to right
-Values that only exist at deploy time (a bucket name, a role ARN) can be passed
-as `{{token}}` inside strings; the Pulumi component binds them to Outputs.
+The templates use the structural tags of `gpufleet.core.templates`; values that
+only exist at deploy time are `{{token}}` strings the Pulumi component binds.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -30,19 +25,13 @@ from gpufleet.core.assets import asset, packaged_dir
 from gpufleet.core.autoscaling import ScalingPlan, scaled_object
 from gpufleet.core.model_catalog import ModelEntry
 from gpufleet.core.release_config import ResourceOverrides, WeightsSource, parse_image
+from gpufleet.core.templates import render_template
 
 TEMPLATES_DIR = packaged_dir("k8s")  # the installed templates; a project's own k8s/<file> wins (asset())
 PORT = 8000
 RUN_AS_USER = 10001  # checkov CKV_K8S_40 wants >= 10000, clear of host UIDs
 MODELS_DIR = "/models"
 CACHE_DIR = "/cache"
-# Upstream device plugin, pinned; digest as published for v0.17.1 (verify with
-# `crane digest nvcr.io/nvidia/k8s-device-plugin:v0.17.1` when bumping). China
-# stacks mirror it into their ACR with `mirror_reference`.
-NVIDIA_DEVICE_PLUGIN_IMAGE = (
-    "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
-    "@sha256:af31e2b7c7f89834c4e5219860def7ac2e49a207b3d4e8610d5a26772b7738e5"
-)
 WEIGHTS_PREFIX = "models"  # bucket layout: <bucket>/models/<catalog model name>/
 # Throughput assumptions behind the probe and rollout budgets (see startup_budget_seconds).
 LOAD_SECONDS_PER_GB = 15
@@ -51,87 +40,8 @@ BUCKET_FETCH_SECONDS_PER_GB = 5
 MIN_STARTUP_SECONDS = 600
 STARTUP_PERIOD_SECONDS = 10
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_K8S_VERSION = re.compile(r"^v?(1\.\d+)(\.\d+)?$")
-_TOKEN = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
-
-
-# --------------------------------------------------------------------------- template engine
-
-
-@dataclass(frozen=True)
-class _Param:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Format:
-    text: str
-
-
-@dataclass(frozen=True)
-class _Merge:
-    parts: tuple[Any, ...]
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader plus the three template tags."""
-
-
-_TemplateLoader.add_constructor("!param", lambda loader, node: _Param(loader.construct_scalar(node)))
-_TemplateLoader.add_constructor("!format", lambda loader, node: _Format(loader.construct_scalar(node)))
-_TemplateLoader.add_constructor(
-    "!merge", lambda loader, node: _Merge(tuple(loader.construct_sequence(node, deep=True)))
-)
-
-
-def load_template(path: Path) -> list[Any]:
-    """Every document of a template file, tags unresolved."""
-    with open(path, encoding="utf-8") as fh:
-        return [doc for doc in yaml.load_all(fh, Loader=_TemplateLoader) if doc is not None]
-
-
-def render_template(path: Path, values: Mapping[str, Any]) -> list[Any]:
-    """Load a template and resolve its tags against `values`."""
-    try:
-        return [_resolve(doc, values) for doc in load_template(path)]
-    except KeyError as exc:
-        raise ValueError(f"template {path.name} uses unknown parameter {exc.args[0]!r}") from None
-
-
-_DROP = object()
-
-
-def _resolve(node: Any, values: Mapping[str, Any]) -> Any:
-    if isinstance(node, _Param):
-        value = values[node.name]
-        # Copied so that no two objects share (and can mutate) one dict.
-        return _DROP if value is None else copy.deepcopy(value)
-    if isinstance(node, _Format):
-        return node.text.format_map(values)
-    if isinstance(node, _Merge):
-        merged: dict[str, Any] = {}
-        for part in node.parts:
-            resolved = _resolve(part, values)
-            if resolved is not _DROP:
-                merged.update(resolved)
-        return merged
-    if isinstance(node, dict):
-        out = {k: _resolve(v, values) for k, v in node.items()}
-        return {k: v for k, v in out.items() if v is not _DROP}
-    if isinstance(node, list):
-        return [v for v in (_resolve(item, values) for item in node) if v is not _DROP]
-    return node
-
-
-def tokens(text: str) -> list[str]:
-    """The `{{token}}` names in a string, in order."""
-    return _TOKEN.findall(text)
-
-
-def substitute_tokens(text: str, values: Mapping[str, str]) -> str:
-    """Replace every `{{token}}` with its value."""
-    return _TOKEN.sub(lambda m: values[m.group(1)], text)
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+K8S_VERSION = re.compile(r"^v?(1\.\d+)(\.\d+)?$")
 
 
 # --------------------------------------------------------------------------- parameters
@@ -202,9 +112,9 @@ class ReleaseRenderParams:
     def __post_init__(self) -> None:
         names = (self.namespace, self.release, self.service_account, self.monitoring_namespace, *self.client_namespaces)
         for name in names:
-            if len(name) > 63 or not _DNS_LABEL.match(name):
+            if len(name) > 63 or not DNS_LABEL.match(name):
                 raise ValueError(f"{name!r} is not a DNS-1123 label")
-        if not _K8S_VERSION.match(self.kubernetes_version):
+        if not K8S_VERSION.match(self.kubernetes_version):
             raise ValueError(f"kubernetes_version {self.kubernetes_version!r} is not like '1.33'")
         lowest = 0 if self.scaling is not None and self.scaling.scale_to_zero else 1
         if not lowest <= self.min_replicas <= self.replicas <= self.max_replicas:
@@ -220,25 +130,6 @@ class ReleaseRenderParams:
             scheme = clouds.get(self.cloud).bucket_scheme  # ValueError names the known clouds
             if not (self.weights_source_url.startswith(scheme) or self.weights_source_url.startswith("{{")):
                 raise ValueError(f"{self.cloud} bucket URL must start with {scheme} (got {self.weights_source_url!r})")
-
-
-@dataclass(frozen=True)
-class GpuPluginRenderParams:
-    """The NVIDIA device plugin DaemonSet for the GPU pool."""
-
-    stack: str
-    team: str
-    image: str
-    gpu_node_selector: Mapping[str, str]
-    gpu_tolerations: Sequence[Mapping[str, str]]
-    kubernetes_version: str
-    namespace: str = "nvidia-device-plugin"
-
-    def __post_init__(self) -> None:
-        if self.namespace == "kube-system" or not _DNS_LABEL.match(self.namespace):
-            raise ValueError(f"device plugin namespace {self.namespace!r} must be its own DNS-1123 label")
-        if not _K8S_VERSION.match(self.kubernetes_version):
-            raise ValueError(f"kubernetes_version {self.kubernetes_version!r} is not like '1.33'")
 
 
 # --------------------------------------------------------------------------- derived values
@@ -346,7 +237,7 @@ def common_labels(params: ReleaseRenderParams) -> dict[str, str]:
         "gpufleet.io/model": params.model.name,
         "gpufleet.io/release": params.release,
     }
-    _check_label_values(labels)
+    check_label_values(labels)
     return labels
 
 
@@ -354,7 +245,7 @@ def selector_labels(params: ReleaseRenderParams) -> dict[str, str]:
     return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": params.release}
 
 
-def _check_label_values(labels: Mapping[str, str]) -> None:
+def check_label_values(labels: Mapping[str, str]) -> None:
     for key, value in labels.items():
         if len(value) > 63 or not _LABEL_VALUE.match(value):
             raise ValueError(f"label {key}={value!r} is not a valid label value")
@@ -456,7 +347,7 @@ def _vllm_resources(params: ReleaseRenderParams) -> dict[str, Any]:
 
 def pss_version(kubernetes_version: str) -> str:
     """Pod Security Standard version label: the cluster's minor, e.g. 'v1.33'."""
-    match = _K8S_VERSION.match(kubernetes_version)
+    match = K8S_VERSION.match(kubernetes_version)
     if not match:
         raise ValueError(f"kubernetes_version {kubernetes_version!r} is not like '1.33'")
     return f"v{match.group(1)}"
@@ -517,33 +408,3 @@ def render_release(params: ReleaseRenderParams) -> list[dict[str, Any]]:
     if params.scaling is not None:
         objects.append(scaled_object(params.scaling, values["labels"]))
     return objects
-
-
-def render_gpu_plugin(params: GpuPluginRenderParams) -> list[dict[str, Any]]:
-    """The NVIDIA device plugin in its own namespace, on GPU nodes only."""
-    labels = {
-        "app.kubernetes.io/name": "nvidia-device-plugin",
-        "app.kubernetes.io/instance": "nvidia-device-plugin",
-        "app.kubernetes.io/version": (parse_image(params.image).tag or "unknown")[:63],
-        "app.kubernetes.io/component": "device-plugin",
-        "app.kubernetes.io/part-of": "gpufleet",
-        "app.kubernetes.io/managed-by": "pulumi",
-        "gpufleet.io/team": params.team,
-        "gpufleet.io/stack": params.stack,
-    }
-    _check_label_values(labels)
-    values = {
-        "name": "nvidia-device-plugin",
-        "namespace": params.namespace,
-        "labels": labels,
-        "selector": {"app.kubernetes.io/name": "nvidia-device-plugin"},
-        "pss_version": pss_version(params.kubernetes_version),
-        "image": params.image,
-        "node_selector": dict(params.gpu_node_selector),
-        "tolerations": [dict(t) for t in params.gpu_tolerations],
-    }
-    objects: list[dict[str, Any]] = []
-    for template in ("namespace.yaml", "serviceaccount.yaml", "daemonset.yaml", "networkpolicy.yaml"):
-        objects.extend(render_template(asset("k8s", f"nvidia-device-plugin/{template}"), values))
-    return objects
-

@@ -15,10 +15,8 @@ import yaml
 from gpufleet.core.catalog import load_instance_catalog
 from gpufleet.core.config import StackConfig
 from gpufleet.core.moderation_stage import stage_enabled
-from gpufleet.core.manifests import (
-    NVIDIA_DEVICE_PLUGIN_IMAGE, GpuPluginRenderParams, ReleaseRenderParams, WeightsFetcher, default_resources,
-    weights_source_url,
-)
+from gpufleet.core.gpu_plugin import NVIDIA_DEVICE_PLUGIN_IMAGE, GpuPluginRenderParams
+from gpufleet.core.manifests import ReleaseRenderParams, WeightsFetcher, default_resources, weights_source_url
 from gpufleet.core import clouds
 from gpufleet.core.release_config import Release, resolve_release, scaling_plan
 from gpufleet.core.scheduling import MODEL_SERVER_SERVICE_ACCOUNT, gpu_node_selector, gpu_tolerations, release_namespace

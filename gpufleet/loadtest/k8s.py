@@ -27,7 +27,8 @@ from gpufleet.loadtest.runner import (
 )
 from gpufleet.core.slo import SloSpec
 from gpufleet.loadtest.target import check_target
-from gpufleet.core.manifests import RUN_AS_USER, pss_version, render_template
+from gpufleet.core.manifests import RUN_AS_USER, pss_version
+from gpufleet.core.templates import render_template
 from gpufleet.core.assets import asset, loadtests_dir as project_loadtests_dir, packaged_dir
 
 TEMPLATES_DIR = packaged_dir("k8s") / "loadtest"  # the installed ones; a project's own k8s/loadtest/ file wins

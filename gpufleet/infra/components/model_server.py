@@ -18,16 +18,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gpufleet.core.manifests import (
-    PORT,
-    GpuPluginRenderParams,
-    ReleaseRenderParams,
-    render_gpu_plugin,
-    render_release,
-    rollout_seconds,
-    substitute_tokens,
-    tokens,
-)
+from gpufleet.core.gpu_plugin import GpuPluginRenderParams, render_gpu_plugin
+from gpufleet.core.manifests import PORT, ReleaseRenderParams, render_release, rollout_seconds
+from gpufleet.core.templates import substitute_tokens, tokens
 
 KIND_TO_CLASS: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
