@@ -17,7 +17,8 @@ import yaml
 
 from gpufleet.core.gpu_plugin import render_gpu_plugin
 from gpufleet.core.manifests import render_release
-from test_manifests import CASES, make_params, plugin_params
+from test_gpu_plugin import plugin_params
+from test_manifests import CASES, make_params
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every skip lives in k8s/nvidia-device-plugin/daemonset.yaml, with its reason.

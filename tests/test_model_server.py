@@ -21,7 +21,8 @@ from gpufleet.infra.components.model_server import (
     bind_tokens,
     register_objects,
 )
-from test_manifests import CASES, make_params, plugin_params
+from test_gpu_plugin import plugin_params
+from test_manifests import CASES, make_params
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
